@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""LIF throughput: snnlearn's fused C kernel against its PyTorch reference and peers.
+
+Prints one table per mode (forward; forward + backward of a sum of spikes) in millions of
+neuron-steps per second (T * B * N / seconds, best of several runs), with ratios measured
+in this run against the snnlearn reference and against Norse's ``LIF``. Peers that are not
+importable get one "not installed" line. Install them so they cannot change torch:
+
+    .venv/bin/pip install --no-deps norse==1.1.0 nir nirtorch snntorch && .venv/bin/pip install h5py
+
+It also measures copy bandwidth and prints the medium forward as a fraction of the limit
+(8 bytes per neuron-step: read x, write z), and re-runs the C path in a child process with
+THP_MEM_ALLOC_ENABLE=1 (PyTorch's huge-page allocator) for comparison.
+
+Never asserts on time: this is a measuring script, not a test.
+    python benchmarks/bench_lif.py [--sizes small,medium,large] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, Optional
+
+import torch
+
+import snnlearn
+from snnlearn import LIF, LIFParameters
+from snnlearn.functional import lif_feed_forward_step, lif_initial_state
+
+SIZES = {  # name: (T, B, N)
+    "small": (100, 16, 100),
+    "medium": (100, 64, 1024),
+    "large": (50, 128, 65536),
+}
+DT = 0.001
+
+
+# ---- implementations: each maps a (T, B, N) input to spikes (T, B, N) -------------------
+
+def snnlearn_c() -> Callable:
+    layer = LIF()
+
+    def run(xs):
+        with snnlearn.use_backend("c"):
+            return layer(xs)[0]
+    return run
+
+
+def snnlearn_reference() -> Callable:
+    layer = LIF()
+
+    def run(xs):
+        with snnlearn.use_backend("reference"):
+            return layer(xs)[0]
+    return run
+
+
+def torch_compile_reference() -> Callable:
+    step = torch.compile(lif_feed_forward_step, dynamic=False)
+    p = LIFParameters()
+
+    def run(xs):
+        state, spikes = lif_initial_state(xs[0], p), []
+        for x in xs.unbind(0):
+            z, state = step(x, state, p, DT)
+            spikes.append(z)
+        return torch.stack(spikes)
+    return run
+
+
+def norse_lif() -> Callable:
+    import norse.torch as norse
+
+    layer = norse.LIF(dt=DT)
+    return lambda xs: layer(xs)[0]
+
+
+def snntorch_synaptic() -> Callable:
+    """snnTorch's closest neuron (Synaptic: current + membrane decay), stepped in Python."""
+    import snntorch
+
+    p = LIFParameters()
+    cell = snntorch.Synaptic(alpha=1 - DT * p.tau_syn_inv, beta=1 - DT * p.tau_mem_inv)
+
+    def run(xs):
+        syn, mem = cell.init_synaptic()
+        spikes = []
+        for x in xs.unbind(0):
+            z, syn, mem = cell(x, syn, mem)
+            spikes.append(z)
+        return torch.stack(spikes)
+    return run
+
+
+IMPLEMENTATIONS: Dict[str, Callable[[], Callable]] = {
+    "snnlearn C (LIF)": snnlearn_c,
+    "snnlearn reference": snnlearn_reference,
+    "torch.compile(reference step)": torch_compile_reference,
+    "norse 1.1.0 LIF": norse_lif,
+    "snntorch Synaptic": snntorch_synaptic,
+}
+REFERENCE, NORSE = "snnlearn reference", "norse 1.1.0 LIF"
+
+
+# ---- timing -----------------------------------------------------------------------------
+
+def best_time(fn: Callable[[], None], min_total: float = 0.3, max_reps: int = 50) -> float:
+    fn()  # warm-up (and compilation)
+    best, total, reps = float("inf"), 0.0, 0
+    while reps < 2 or (total < min_total and reps < max_reps):
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        best, total, reps = min(best, elapsed), total + elapsed, reps + 1
+    return best
+
+
+def measure(run: Callable, shape, backward: bool, min_total: float) -> float:
+    torch.manual_seed(0)
+    xs = torch.rand(shape) * 0.6
+    if backward:
+        xs.requires_grad_()
+
+        def once():
+            xs.grad = None
+            run(xs).sum().backward()
+    else:
+        def once():
+            with torch.no_grad():
+                run(xs)
+    return best_time(once, min_total)
+
+
+def copy_bandwidth_gbs(megabytes: int = 512) -> float:
+    """Best copy bandwidth (bytes read + written per second) in GB/s."""
+    src = torch.ones(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    seconds = best_time(lambda: dst.copy_(src), min_total=0.5)
+    return 2 * src.numel() * 4 / seconds / 1e9
+
+
+# ---- report ------------------------------------------------------------------------------
+
+def table(mode: str, sizes, names, min_total: float) -> Dict[str, Dict[str, Optional[float]]]:
+    rates: Dict[str, Dict[str, Optional[float]]] = {}
+    print(f"\n## {mode}: million neuron-steps per second (higher is better)\n")
+    header = f"| {'implementation':<30} |" + "".join(f" {s + ' ' + 'x'.join(map(str, SIZES[s])):>20} |" for s in sizes)
+    print(header)
+    print("|" + "-" * 32 + "|" + "".join("-" * 22 + "|" for _ in sizes))
+    for name in names:
+        try:
+            run = IMPLEMENTATIONS[name]()
+        except ImportError as error:
+            print(f"| {name:<30} | not installed ({error.name})")
+            continue
+        rates[name] = {}
+        cells = []
+        for size in sizes:
+            shape = SIZES[size]
+            try:
+                seconds = measure(run, shape, mode != "forward", min_total)
+                rate = shape[0] * shape[1] * shape[2] / seconds / 1e6
+                rates[name][size] = rate
+                cells.append(f"{rate:>20,.0f}")
+            except Exception as error:  # a peer failing must not stop the table
+                rates[name][size] = None
+                cells.append(f"{'failed: ' + type(error).__name__:>20}")
+        print(f"| {name:<30} |" + "".join(f" {c} |" for c in cells), flush=True)
+    ours = rates.get("snnlearn C (LIF)", {})
+    for peer in (REFERENCE, NORSE):
+        if peer in rates:
+            ratios = [(ours.get(s) / rates[peer][s]) if ours.get(s) and rates[peer].get(s) else None
+                      for s in sizes]
+            print(f"| {'C speed-up vs ' + peer:<30} |"
+                  + "".join(f" {('%.1f×' % r) if r else '—':>20} |" for r in ratios))
+    return rates
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="small,medium,large")
+    parser.add_argument("--only", default=None, help="comma-separated implementation names")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    parser.add_argument("--no-thp", action="store_true", help="skip the huge-page re-run")
+    args = parser.parse_args(argv)
+    sizes = args.sizes.split(",")
+    names = args.only.split(",") if args.only else list(IMPLEMENTATIONS)
+    min_total = 0.1 if args.quick else 0.3
+
+    print(f"# LIF benchmark: torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+          f"{os.cpu_count()} CPUs, C extension {'built' if snnlearn.c_available() else 'MISSING'}, "
+          f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}")
+    forward = table("forward", sizes, names, min_total)
+    table("forward + backward", sizes, names, min_total)
+
+    if "medium" in sizes and forward.get("snnlearn C (LIF)", {}).get("medium"):
+        bandwidth = copy_bandwidth_gbs()
+        limit = bandwidth * 1e9 / 8 / 1e6
+        rate = forward["snnlearn C (LIF)"]["medium"]
+        print(f"\nCopy bandwidth {bandwidth:.1f} GB/s → fused-forward limit {limit:,.0f} M "
+              f"neuron-steps/s (8 bytes each); medium C forward reaches {rate:,.0f} M = "
+              f"{100 * rate / limit:.0f} % of it.")
+
+    if not args.no_thp and os.environ.get("THP_MEM_ALLOC_ENABLE") != "1":
+        print("\n# Re-run of the C path with THP_MEM_ALLOC_ENABLE=1 (huge-page allocations):",
+              flush=True)
+        env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1")
+        subprocess.run([sys.executable, __file__, "--sizes", args.sizes, "--only",
+                        "snnlearn C (LIF)", "--no-thp"] + (["--quick"] if args.quick else []),
+                       env=env, check=False)
+
+
+if __name__ == "__main__":
+    main()

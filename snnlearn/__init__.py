@@ -1,0 +1,50 @@
+"""snnlearn: spiking neural networks in PyTorch, for the snnlearn course.
+
+Norse-compatible layers (``LIFCell``, ``LIF``, ``LICell``, ``LI``, ``SequentialState``) whose
+LIF neurons run in a fused C kernel on the CPU and in the PyTorch reference
+(:mod:`snnlearn.functional`) everywhere else. Code written for ``norse.torch`` runs after
+changing its import to ``snnlearn.torch`` (or ``snnlearn``).
+
+>>> import torch
+>>> from snnlearn import LIF
+>>> spikes, state = LIF()(torch.full((100, 1), 0.3))
+>>> int(spikes.sum()), tuple(state.v.shape)
+(8, (1,))
+"""
+
+from . import functional
+from .backend import c_available, get_backend, last_path, set_backend, use_backend, why_not_c
+from .functional import (
+    LIFFeedForwardState,
+    LIFParameters,
+    LIFState,
+    LIParameters,
+    LIState,
+    constant_current_lif_encode,
+    heaviside,
+    lif_feed_forward_step,
+    li_feed_forward_step,
+    poisson_encode,
+)
+from .module import (
+    LI,
+    LIF,
+    ConstantCurrentLIFEncoder,
+    LICell,
+    LIFCell,
+    PoissonEncoder,
+    SequentialState,
+)
+from .state import detach_state
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LIFParameters", "LIFFeedForwardState", "LIFState", "LIParameters", "LIState",
+    "LIFCell", "LIF", "LICell", "LI", "SequentialState",
+    "ConstantCurrentLIFEncoder", "PoissonEncoder",
+    "lif_feed_forward_step", "li_feed_forward_step", "heaviside",
+    "constant_current_lif_encode", "poisson_encode", "detach_state",
+    "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
+    "functional",
+]

@@ -1,0 +1,83 @@
+"""Autograd Functions over the C kernels in ``snnlearn._lif``.
+
+The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy), so it
+links nothing from torch. Outputs are allocated here, once per call, never per step.
+Callers (``snnlearn.backend``) check shapes, dtypes and devices first; the C side checks
+again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from . import _lif
+from .functional.lif import LIFParameters
+from .functional.threshold import saved_tensors_or_explain
+
+__all__ = ["LIFSequenceFunction", "lif_sequence_c"]
+
+
+def _buffer(tensor: torch.Tensor):
+    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol."""
+    return tensor.detach().numpy()
+
+
+def _scalars(p: LIFParameters, dt: float) -> dict:
+    return dict(
+        dt=float(dt),
+        tau_syn_inv=float(p.tau_syn_inv),
+        tau_mem_inv=float(p.tau_mem_inv),
+        v_th=float(p.v_th),
+        v_reset=float(p.v_reset),
+    )
+
+
+class LIFSequenceFunction(torch.autograd.Function):
+    """Fused LIF over a whole sequence: ``(xs, v0, i0) -> (z, v_T, i_T)``.
+
+    Forward runs all ``T`` steps in one C call; backward runs BPTT over all ``T`` steps in
+    one C call, using only the pre-reset voltages kept from the forward pass.
+    """
+
+    @staticmethod
+    def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
+        xs = xs.contiguous()
+        v = v0.detach().clone(memory_format=torch.contiguous_format)
+        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        z = torch.empty_like(xs)
+        needs_grad = any(ctx.needs_input_grad[:3])
+        v_pre = torch.empty_like(xs) if needs_grad else None
+        scalars = _scalars(p, dt)
+        _lif.forward(
+            _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
+            None if v_pre is None else _buffer(v_pre),
+            steps=xs.shape[0], v_leak=float(p.v_leak), **scalars,
+        )
+        if needs_grad:
+            ctx.save_for_backward(v_pre)
+            ctx.scalars = dict(scalars, alpha=float(p.alpha))
+        return z, v, i
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_z, grad_v, grad_i):
+        (v_pre,) = saved_tensors_or_explain(ctx)
+        grad_z = grad_z.contiguous()
+        grad_v0 = grad_v.clone(memory_format=torch.contiguous_format)
+        grad_i0 = grad_i.clone(memory_format=torch.contiguous_format)
+        grad_x = torch.empty_like(v_pre)
+        _lif.backward(
+            _buffer(grad_z), _buffer(v_pre), _buffer(grad_v0), _buffer(grad_i0), _buffer(grad_x),
+            steps=v_pre.shape[0], **ctx.scalars,
+        )
+        return grad_x, grad_v0, grad_i0, None, None
+
+
+def lif_sequence_c(
+    xs: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, p: LIFParameters, dt: float
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Spikes ``(T, ...)`` and final ``(v, i)`` from the fused C kernel (checked inputs)."""
+    return LIFSequenceFunction.apply(xs, v0, i0, p, dt)

@@ -1,0 +1,105 @@
+/* LIF kernels for one scalar type: included by _lif.c once per type.
+ *
+ * Before including, define SCALAR (float or double) and KERNEL(name) (a name suffix).
+ * The equations are the reference's (snnlearn/functional/lif.py), line for line and in
+ * the same order of operations; compiled with -ffp-contract=off so that no fused
+ * multiply-add changes the last bit and a spike at the threshold cannot flip, and with
+ * -fno-trapping-math so that the spike comparison does not stop gcc from vectorizing.
+ *
+ *   i1 = i + x
+ *   v1 = v + a * ((v_leak - v) + i1)      a = dt * tau_mem_inv
+ *   i2 = i1 + c * i1                      c = -dt * tau_syn_inv
+ *   z  = H(v1 - v_th)                     H(u) = 0 if u <= 0 else 1 (NaN spikes)
+ *   v2 = (1 - z) * v1 + z * v_reset
+ *
+ * Backward (z is not detached, so the reset carries gradient; SuperSpike surrogate):
+ *   gv1 = gv2 * (1 - z) + (gz + gv2 * (v_reset - v1)) / (alpha * |v1 - v_th| + 1)^2
+ *   gi1 = gi2 + c * gi2 + a * gv1         (= grad of x and of i)
+ *   gv  = gv1 - a * gv1
+ */
+
+typedef struct {
+    SCALAR a, c, v_leak, v_th, v_reset, alpha;
+} KERNEL(params);
+
+static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
+{
+    KERNEL(params) q;
+    q.a = (SCALAR)(p->dt * p->tau_mem_inv);
+    q.c = (SCALAR)(-p->dt * p->tau_syn_inv);
+    q.v_leak = (SCALAR)p->v_leak;
+    q.v_th = (SCALAR)p->v_th;
+    q.v_reset = (SCALAR)p->v_reset;
+    q.alpha = (SCALAR)p->alpha;
+    return q;
+}
+
+/* Forward over `steps` time steps of `n` neurons. x and z are (steps, n), row-major.
+ * v and i hold the initial state on entry and the final state on exit. v_pre, when not
+ * NULL, receives the pre-reset voltages v1 (steps, n) that the backward pass needs.
+ * Neurons are processed in blocks whose state stays in L1 across all time steps. */
+MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restrict v, SCALAR *restrict i,
+                            SCALAR *restrict z, SCALAR *restrict v_pre,
+                            Py_ssize_t steps, Py_ssize_t n, const KERNEL(params) *p)
+{
+    const SCALAR a = p->a, c = p->c, v_leak = p->v_leak, v_th = p->v_th, v_reset = p->v_reset;
+    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
+        const Py_ssize_t width = (n - start < BLOCK) ? n - start : BLOCK;
+        SCALAR vb[BLOCK], ib[BLOCK];
+        memcpy(vb, v + start, (size_t)width * sizeof(SCALAR));
+        memcpy(ib, i + start, (size_t)width * sizeof(SCALAR));
+        for (Py_ssize_t t = 0; t < steps; t++) {
+            const SCALAR *restrict xt = x + t * n + start;
+            SCALAR *restrict zt = z + t * n + start;
+            SCALAR *restrict pt = v_pre ? v_pre + t * n + start : NULL;
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR i1 = ib[k] + xt[k];
+                const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
+                const SCALAR spike = (v1 - v_th <= 0) ? (SCALAR)0 : (SCALAR)1;
+                ib[k] = i1 + c * i1;
+                vb[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
+                zt[k] = spike;
+                if (pt) pt[k] = v1;
+            }
+        }
+        memcpy(v + start, vb, (size_t)width * sizeof(SCALAR));
+        memcpy(i + start, ib, (size_t)width * sizeof(SCALAR));
+    }
+}
+
+/* Backpropagation through time over the whole sequence, last step first.
+ * grad_z and v_pre are (steps, n); grad_v and grad_i hold the gradients of the final
+ * state on entry and those of the initial state on exit; grad_x (steps, n) is written. */
+MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const SCALAR *restrict v_pre,
+                             SCALAR *restrict grad_v, SCALAR *restrict grad_i,
+                             SCALAR *restrict grad_x,
+                             Py_ssize_t steps, Py_ssize_t n, const KERNEL(params) *p)
+{
+    const SCALAR a = p->a, c = p->c, v_th = p->v_th, v_reset = p->v_reset, alpha = p->alpha;
+    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
+        const Py_ssize_t width = (n - start < BLOCK) ? n - start : BLOCK;
+        SCALAR gvb[BLOCK], gib[BLOCK];
+        memcpy(gvb, grad_v + start, (size_t)width * sizeof(SCALAR));
+        memcpy(gib, grad_i + start, (size_t)width * sizeof(SCALAR));
+        for (Py_ssize_t t = steps - 1; t >= 0; t--) {
+            const SCALAR *restrict gzt = grad_z + t * n + start;
+            const SCALAR *restrict v1t = v_pre + t * n + start;
+            SCALAR *restrict gxt = grad_x + t * n + start;
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR v1 = v1t[k];
+                const SCALAR u = v1 - v_th;
+                const SCALAR spike = (u <= 0) ? (SCALAR)0 : (SCALAR)1;
+                const SCALAR gv2 = gvb[k], gi2 = gib[k];
+                const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;
+                const SCALAR gu = (gzt[k] + gv2 * (v_reset - v1)) / (denom * denom);
+                const SCALAR gv1 = gv2 * ((SCALAR)1 - spike) + gu;
+                const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
+                gxt[k] = gi1;
+                gib[k] = gi1;
+                gvb[k] = gv1 - a * gv1;
+            }
+        }
+        memcpy(grad_v + start, gvb, (size_t)width * sizeof(SCALAR));
+        memcpy(grad_i + start, gib, (size_t)width * sizeof(SCALAR));
+    }
+}

@@ -1,0 +1,217 @@
+"""Which implementation runs a LIF step: the C kernels or the PyTorch reference.
+
+``"auto"`` (the default) uses the C kernels whenever they can: CPU tensors of dtype float32
+or float64 with parameters that are plain Python numbers and the SuperSpike surrogate.
+Anything else (CUDA, float16, per-neuron or learnable parameter tensors) runs the
+reference in ``snnlearn.functional``. Both compute the same numbers; the tests
+hold them to float64 ~1e-12 and float32 ~1e-6.
+
+The switch is public, for teaching and testing:
+
+>>> import torch, snnlearn
+>>> with snnlearn.use_backend("reference"):
+...     z, s = snnlearn.LIFCell()(torch.ones(3))
+>>> snnlearn.last_path()
+'reference'
+>>> z, s = snnlearn.LIF()(torch.ones(10, 3))
+>>> snnlearn.last_path() == ("c" if snnlearn.c_available() else "reference")
+True
+
+The environment variable ``SNNLEARN_BACKEND`` (``auto``, ``c`` or ``reference``) sets the
+starting value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator, Optional, Tuple
+
+import torch
+
+from .functional.lif import (
+    LIFFeedForwardState,
+    LIFParameters,
+    lif_feed_forward_sequence,
+    lif_feed_forward_step,
+    lif_initial_state,
+)
+
+try:  # the extension is built by `pip install -e .`; without it everything still runs
+    from . import _lif_autograd
+except ImportError as _error:  # pragma: no cover - exercised only on a broken install
+    _lif_autograd = None
+    _IMPORT_ERROR: Optional[str] = str(_error)
+else:
+    _IMPORT_ERROR = None
+
+__all__ = [
+    "BACKENDS",
+    "c_available",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+    "last_path",
+    "why_not_c",
+    "lif_step",
+    "lif_sequence",
+]
+
+BACKENDS = ("auto", "c", "reference")
+C_DTYPES = (torch.float32, torch.float64)
+
+_backend = "auto"
+_last_path: Optional[str] = None
+
+
+def c_available() -> bool:
+    """True when the compiled C extension ``snnlearn._lif`` could be imported."""
+    return _lif_autograd is not None
+
+
+def get_backend() -> str:
+    """The current choice: ``"auto"``, ``"c"`` or ``"reference"``."""
+    return _backend
+
+
+def set_backend(name: str) -> None:
+    """Choose the implementation of LIF steps from now on.
+
+    ``"c"`` insists on the C kernels and raises where they cannot run; ``"reference"``
+    always uses the PyTorch reference; ``"auto"`` picks C where it can.
+    """
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if name == "c" and not c_available():
+        raise RuntimeError(f"the C extension snnlearn._lif is not built: {_IMPORT_ERROR}")
+    _backend = name
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Use ``name`` inside a ``with`` block, then restore the previous choice."""
+    previous = _backend
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+def last_path() -> Optional[str]:
+    """Which implementation ran the most recent LIF call: ``"c"`` or ``"reference"``."""
+    return _last_path
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
+    """Why the C kernels cannot run on these arguments, or ``None`` if they can."""
+    if not c_available():
+        return f"the C extension is not built ({_IMPORT_ERROR})"
+    if x.device.type != "cpu":
+        return f"input is on {x.device}, the C kernels run on the CPU"
+    if x.dtype not in C_DTYPES:
+        return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
+    numbers = {name: getattr(p, name) for name in
+               ("tau_syn_inv", "tau_mem_inv", "v_leak", "v_th", "v_reset", "alpha")}
+    numbers["dt"] = dt
+    tensors = [name for name, value in numbers.items() if not _is_number(value)]
+    if tensors:
+        return f"parameters {', '.join(tensors)} are not plain numbers (per-neuron or learnable)"
+    if p.method != "super":
+        return f"surrogate method {p.method!r}: the C kernels implement 'super'"
+    return None
+
+
+def _choose(x: torch.Tensor, p: LIFParameters, dt) -> str:
+    global _last_path
+    if _backend == "reference":
+        path = "reference"
+    else:
+        reason = why_not_c(x, p, dt)
+        if reason is not None and _backend == "c":
+            raise ValueError(f"backend 'c' was requested but {reason}")
+        path = "reference" if reason else "c"
+    _last_path = path
+    return path
+
+
+def _check_input(x, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got {x.dtype}; convert it with .float()"
+        )
+
+
+def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str) -> LIFFeedForwardState:
+    if not (isinstance(state, tuple) and hasattr(state, "v") and hasattr(state, "i")):
+        raise TypeError(
+            f"state must be a LIFFeedForwardState(v, i) or None, got {type(state).__name__}"
+        )
+    for field in ("v", "i"):
+        tensor = getattr(state, field)
+        name = f"state.{field}"
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.shape != shape:
+            raise ValueError(
+                f"{name} has shape {tuple(tensor.shape)} but {where} {tuple(shape)}; "
+                "pass state=None to start from rest"
+            )
+        if tensor.dtype != x.dtype:
+            raise TypeError(f"{name} is {tensor.dtype} but the input is {x.dtype}")
+        if tensor.device != x.device:
+            raise ValueError(f"{name} is on {tensor.device} but the input is on {x.device}")
+    return LIFFeedForwardState(state.v, state.i)
+
+
+def lif_step(
+    x: torch.Tensor,
+    state: Optional[LIFFeedForwardState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFFeedForwardState]:
+    """One LIF step on the chosen backend; ``state=None`` starts from rest.
+
+    Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
+    """
+    _check_input(x, "input")
+    state = lif_initial_state(x, p) if state is None else _check_state(
+        state, x, x.shape, "the input has shape")
+    if _choose(x, p, dt) == "reference":
+        return lif_feed_forward_step(x, state, p, dt)
+    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), state.v, state.i, p, dt)
+    return z.squeeze(0), LIFFeedForwardState(v, i)
+
+
+def lif_sequence(
+    xs: torch.Tensor,
+    state: Optional[LIFFeedForwardState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFFeedForwardState]:
+    """All time steps of a time-first input ``(T, ...)`` on the chosen backend.
+
+    Returns spikes shaped like ``xs`` and the final state. On the C backend this is one
+    fused call forward and one backward, whatever ``T``.
+    """
+    _check_input(xs, "input")
+    if xs.dim() < 1:
+        raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
+    state = lif_initial_state(xs.new_empty(xs.shape[1:]), p) if state is None else _check_state(
+        state, xs, xs.shape[1:], "each time step of the input has shape")
+    if _choose(xs, p, dt) == "reference":
+        return lif_feed_forward_sequence(xs, state, p, dt)
+    z, v, i = _lif_autograd.lif_sequence_c(xs, state.v, state.i, p, dt)
+    return z, LIFFeedForwardState(v, i)
+
+
+_env_backend = os.environ.get("SNNLEARN_BACKEND")
+if _env_backend:
+    set_backend(_env_backend)

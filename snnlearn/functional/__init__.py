@@ -1,0 +1,36 @@
+"""Pure functions: NamedTuple parameters and states, and the reference step equations.
+
+Everything here is plain PyTorch and runs on any device and dtype; the C kernels are
+tested against it.
+"""
+
+from .encode import constant_current_lif_encode, poisson_encode
+from .leaky_integrator import LIParameters, LIState, li_feed_forward_step, li_initial_state
+from .lif import (
+    LIFFeedForwardState,
+    LIFParameters,
+    LIFState,
+    lif_feed_forward_sequence,
+    lif_feed_forward_step,
+    lif_initial_state,
+)
+from .threshold import SuperSpike, heaviside, superspike, threshold
+
+__all__ = [
+    "LIFParameters",
+    "LIFFeedForwardState",
+    "LIFState",
+    "LIParameters",
+    "LIState",
+    "lif_initial_state",
+    "lif_feed_forward_step",
+    "lif_feed_forward_sequence",
+    "li_initial_state",
+    "li_feed_forward_step",
+    "heaviside",
+    "superspike",
+    "threshold",
+    "SuperSpike",
+    "constant_current_lif_encode",
+    "poisson_encode",
+]

@@ -1,0 +1,75 @@
+"""Leaky integrator (LI): a LIF neuron that never spikes, used as a readout layer.
+
+One step with input ``x`` and state ``(v, i)``::
+
+    i1 = i + x
+    v1 = v + dt * tau_mem_inv * ((v_leak - v) + i1)
+    i2 = i1 - dt * tau_syn_inv * i1
+    return v1, (v1, i2)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Tuple, Union
+
+import torch
+
+__all__ = ["LIParameters", "LIState", "li_initial_state", "li_feed_forward_step"]
+
+Number = Union[float, torch.Tensor]
+
+
+class LIParameters(NamedTuple):
+    """Parameters of a leaky integrator (defaults as in Norse 1.x).
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant (1/s).
+        tau_mem_inv: inverse membrane time constant (1/s).
+        v_leak: leak (resting) potential.
+    """
+
+    tau_syn_inv: Number = 1.0 / 5e-3
+    tau_mem_inv: Number = 1.0 / 1e-2
+    v_leak: Number = 0.0
+
+
+class LIState(NamedTuple):
+    """State of a leaky integrator.
+
+    Attributes:
+        v: membrane voltage (the readout value).
+        i: synaptic input current.
+    """
+
+    v: torch.Tensor
+    i: torch.Tensor
+
+
+def li_initial_state(x: torch.Tensor, p: LIParameters = LIParameters()) -> LIState:
+    """A resting state shaped like ``x``: ``v = v_leak``, ``i = 0``."""
+    v = torch.zeros_like(x) + torch.as_tensor(p.v_leak, dtype=x.dtype, device=x.device)
+    return LIState(v=v, i=torch.zeros_like(x))
+
+
+def li_feed_forward_step(
+    x: torch.Tensor,
+    state: LIState,
+    p: LIParameters = LIParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIState]:
+    r"""One Euler step of the leaky integrator.
+
+    .. math::
+        i_1 = i + x,\quad v_1 = v + \Delta t\,\tau_{mem}^{-1}\big((v_{leak} - v) + i_1\big),
+        \quad i_2 = i_1 - \Delta t\,\tau_{syn}^{-1}\,i_1.
+
+    Returns ``(v1, LIState(v1, i2))``.
+
+    >>> v, s = li_feed_forward_step(torch.tensor([10.0]), li_initial_state(torch.zeros(1)))
+    >>> v, s.i
+    (tensor([1.]), tensor([8.]))
+    """
+    i_jump = state.i + x
+    v_new = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + i_jump)
+    i_decayed = i_jump + (-dt * p.tau_syn_inv) * i_jump
+    return v_new, LIState(v=v_new, i=i_decayed)

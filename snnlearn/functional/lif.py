@@ -1,0 +1,142 @@
+"""Current-based leaky integrate-and-fire (LIF) neuron: the pure-PyTorch reference.
+
+This is the one Python source of truth for the neuron equations; the C kernels in
+``snnlearn/_lif_kernels.h`` implement the same lines and the tests tie the two together.
+One feed-forward step with input ``x`` and state ``(v, i)``::
+
+    i1 = i + x                                      # input current jumps
+    v1 = v + dt * tau_mem_inv * ((v_leak - v) + i1) # membrane integrates
+    i2 = i1 - dt * tau_syn_inv * i1                 # synaptic current decays
+    z  = H(v1 - v_th)                               # spike where v1 > v_th
+    v2 = (1 - z) * v1 + z * v_reset                 # reset where it spiked
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple, Union
+
+import torch
+
+from .threshold import threshold
+
+__all__ = [
+    "LIFParameters",
+    "LIFFeedForwardState",
+    "LIFState",
+    "lif_initial_state",
+    "lif_feed_forward_step",
+    "lif_feed_forward_sequence",
+]
+
+Number = Union[float, torch.Tensor]
+
+
+class LIFParameters(NamedTuple):
+    """Parameters of a LIF neuron (defaults as in Norse 1.x).
+
+    Parameters may be Python numbers (shared by all neurons) or tensors that broadcast
+    against the input (per-neuron or learnable parameters).
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant (1/s).
+        tau_mem_inv: inverse membrane time constant (1/s).
+        v_leak: leak (resting) potential.
+        v_th: firing threshold.
+        v_reset: potential after a spike.
+        method: surrogate gradient, ``"super"`` (SuperSpike) or ``"heaviside"``.
+        alpha: sharpness of the surrogate.
+
+    >>> LIFParameters().v_th
+    1.0
+    """
+
+    tau_syn_inv: Number = 1.0 / 5e-3
+    tau_mem_inv: Number = 1.0 / 1e-2
+    v_leak: Number = 0.0
+    v_th: Number = 1.0
+    v_reset: Number = 0.0
+    method: str = "super"
+    alpha: float = 100.0
+
+
+class LIFFeedForwardState(NamedTuple):
+    """State of a feed-forward LIF neuron.
+
+    Attributes:
+        v: membrane voltage, shaped like the input.
+        i: synaptic input current, shaped like the input.
+    """
+
+    v: torch.Tensor
+    i: torch.Tensor
+
+
+LIFState = LIFFeedForwardState  # the short name the course uses
+
+
+def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LIFFeedForwardState:
+    """A resting state shaped like ``x``: ``v = v_leak``, ``i = 0``.
+
+    >>> lif_initial_state(torch.zeros(2))
+    LIFFeedForwardState(v=tensor([0., 0.]), i=tensor([0., 0.]))
+    """
+    v = torch.zeros_like(x) + torch.as_tensor(p.v_leak, dtype=x.dtype, device=x.device)
+    return LIFFeedForwardState(v=v, i=torch.zeros_like(x))
+
+
+def lif_feed_forward_step(
+    x: torch.Tensor,
+    state: LIFFeedForwardState,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFFeedForwardState]:
+    r"""One Euler step of the LIF neuron (the reference implementation).
+
+    .. math::
+        i_1 = i + x,\quad
+        v_1 = v + \Delta t\,\tau_{mem}^{-1}\big((v_{leak} - v) + i_1\big),\quad
+        i_2 = i_1 - \Delta t\,\tau_{syn}^{-1}\,i_1,
+
+        z = H(v_1 - v_{th}),\quad v_2 = (1 - z)\,v_1 + z\,v_{reset}.
+
+    Returns ``(z, LIFFeedForwardState(v2, i2))``.
+
+    >>> s = lif_initial_state(torch.zeros(1))
+    >>> z, s = lif_feed_forward_step(torch.tensor([10.0]), s)
+    >>> z, s.v, s.i
+    (tensor([0.]), tensor([1.]), tensor([8.]))
+    >>> z, s = lif_feed_forward_step(torch.tensor([10.0]), s)
+    >>> z, s.v
+    (tensor([1.]), tensor([0.]))
+    """
+    i_jump = state.i + x
+    v_decayed = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + i_jump)
+    i_decayed = i_jump + (-dt * p.tau_syn_inv) * i_jump
+    z = threshold(v_decayed - p.v_th, p.method, p.alpha)
+    v_new = (1 - z) * v_decayed + z * p.v_reset
+    return z, LIFFeedForwardState(v=v_new, i=i_decayed)
+
+
+def lif_feed_forward_sequence(
+    xs: torch.Tensor,
+    state: Optional[LIFFeedForwardState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFFeedForwardState]:
+    """Run :func:`lif_feed_forward_step` over the first (time) axis of ``xs``.
+
+    Returns the spikes ``z`` of shape ``xs.shape`` and the final state.
+
+    >>> z, s = lif_feed_forward_sequence(torch.full((100, 1), 0.3))
+    >>> int(z.sum())
+    8
+    """
+    if state is None:
+        state = lif_initial_state(xs[0] if len(xs) else xs.new_zeros(xs.shape[1:]), p)
+    spikes = []
+    for x in xs.unbind(0):  # unbind, not xs[t]: no full-size zero gradient per step
+        z, state = lif_feed_forward_step(x, state, p, dt)
+        spikes.append(z)
+    if not spikes:
+        return xs * 0, state  # T = 0: an empty result that stays linked to the input
+    return torch.stack(spikes), state

@@ -1,0 +1,49 @@
+"""Shared fixtures: the repository root and one book build per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The built site (``.../_build/html``), built once per session into a scratch folder.
+
+    Set ``SNNLEARN_BOOK_HTML`` to an existing ``_build/html`` to reuse a build (e.g. the
+    one ``make book`` just made) instead of building again.
+    """
+    prebuilt = os.environ.get("SNNLEARN_BOOK_HTML")
+    if prebuilt:
+        html = Path(prebuilt)
+        if not (html / "index.html").is_file():
+            pytest.fail(f"SNNLEARN_BOOK_HTML={prebuilt} has no index.html")
+        return html
+    out = tmp_path_factory.mktemp("book")
+    command = [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out),
+               "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    log = out / "build.log"
+    log.write_text(result.stdout + "\n" + result.stderr)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
+        pytest.fail(f"the book build failed (rc={result.returncode}); log {log}:\n{tail}")
+    return out / "_build" / "html"
+
+
+def pytest_report_header(config):
+    return f"snnlearn repo: {ROOT}"
+
+

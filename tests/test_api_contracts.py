@@ -1,0 +1,107 @@
+"""The API contracts the course relies on, including the snippet from its source material."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+import snnlearn
+from snnlearn.torch import LI, LIF, LICell, LIFCell, LIFParameters, SequentialState
+
+
+def test_course_snippet_runs_with_only_the_import_changed():
+    torch.manual_seed(0)
+    model = SequentialState(nn.Conv2d(3, 6, 7, 1), LIFCell(), nn.Conv2d(6, 12, 7, 1), LIFCell(),
+                            nn.Flatten(1), nn.Linear(3072, 10, bias=False))
+    data = torch.randn(8, 3, 28, 28)
+    output, state = model(data)
+    assert output.shape == (8, 10)
+    assert len(state) == 6
+    lif_states = [s for s in state if s is not None]
+    assert len(lif_states) == 2 and all(hasattr(s, "v") and hasattr(s, "i") for s in lif_states)
+    assert torch.count_nonzero(output) == 0, "one step from rest cannot reach the threshold"
+
+    output, state = None, None
+    for _ in range(32):
+        output, state = model(data, state)
+    assert torch.count_nonzero(output) > 0, "outputs become non-zero after 32 steps"
+
+    before = [p.detach().clone() for p in model.parameters()]
+    (1 - output.sum()).backward()
+    torch.optim.RMSprop(model.parameters()).step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+
+    z, s = LIF()(torch.ones(100, 1) * 0.3)
+    assert z.shape == (100, 1) and 0 < z.sum() < 100
+    cell = LIFCell()
+    s = None
+    trace = []
+    for _ in range(100):
+        z, s = cell(torch.tensor([0.3]), s)
+        trace.append(float(s.v))
+    assert max(trace) < 1.0 and max(trace) > 0.5 and 0.0 in trace[1:]  # rises, fires, resets
+
+
+def test_fresh_state_is_v_leak_and_zero_current():
+    p = LIFParameters(v_leak=0.2)
+    z, s = LIFCell(p)(torch.zeros(3))
+    # after one step from v = v_leak with no input, v stays at v_leak
+    torch.testing.assert_close(s.v, torch.full((3,), 0.2))
+    torch.testing.assert_close(s.i, torch.zeros(3))
+
+
+def test_lif_and_lifcell_loop_agree():
+    torch.manual_seed(1)
+    xs = torch.randn(40, 4, 7)
+    z_seq, s_seq = LIF()(xs)
+    cell, state, spikes = LIFCell(), None, []
+    for x in xs.unbind(0):
+        z, state = cell(x, state)
+        spikes.append(z)
+    assert torch.equal(torch.stack(spikes), z_seq)
+    torch.testing.assert_close(state.v, s_seq.v)
+
+
+def test_sequential_state_threads_states_and_checks_their_number():
+    model = SequentialState(nn.Linear(2, 3), LIFCell(), nn.Linear(3, 2), LICell())
+    out, states = model(torch.ones(5, 2))
+    assert [s is None for s in states] == [True, False, True, False]
+    out2, states2 = model(torch.ones(5, 2), states)
+    assert states2 is not states and not torch.equal(states2[3].v, states[3].v)
+    import pytest
+
+    with pytest.raises(ValueError, match="2 entries but the model has 4 layers"):
+        model(torch.ones(5, 2), [None, None])
+
+
+def test_li_sequence_matches_cell_loop():
+    xs = torch.randn(20, 3)
+    v_seq, s_seq = LI()(xs)
+    cell, state = LICell(), None
+    for t, x in enumerate(xs.unbind(0)):
+        v, state = cell(x, state)
+        torch.testing.assert_close(v, v_seq[t])
+
+
+def test_public_names():
+    for name in ["LIFParameters", "LIFFeedForwardState", "LIFState", "LIParameters", "LIState",
+                 "LIFCell", "LIF", "LICell", "LI", "SequentialState", "detach_state",
+                 "use_backend", "set_backend", "last_path", "c_available"]:
+        assert hasattr(snnlearn, name) and hasattr(snnlearn.torch, name), name
+
+
+def test_plot_helpers_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snnlearn.plot import plot_raster, plot_voltage_traces
+
+    z, _ = LIF()(torch.rand(100, 10) * 0.6)
+    fig, (a, b) = plt.subplots(1, 2)
+    plot_raster(z, ax=a)
+    plot_voltage_traces(torch.rand(100, 3), ax=b)
+    assert len(a.collections[0].get_offsets()) == int(z.sum())
+    fig.savefig(tmp_path / "plots.png")
+    plt.close(fig)
