@@ -35,7 +35,14 @@ $(DEV): $(COURSE) requirements-dev.txt
 
 install: $(DEV)
 
-book: $(COURSE)
+# Jupyter Book's execution cache keys on a chapter's code, not on the library it imports:
+# when snnlearn changes, drop the cache (and Sphinx's) so that every chapter runs again.
+LIBRARY_SOURCES := $(shell find snnlearn -name '*.py' -o -name '*.c' -o -name '*.h')
+_build/.library-stamp: $(LIBRARY_SOURCES)
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
+	@mkdir -p _build && touch $@
+
+book: $(COURSE) _build/.library-stamp
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "Open _build/html/index.html"
 

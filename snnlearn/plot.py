@@ -28,7 +28,11 @@ def plot_raster(spikes, ax=None, dt: float = 0.001, color: str = "black", title:
     spikes = _as_2d(spikes)
     ax = ax if ax is not None else plt.gca()
     steps, neurons = torch.nonzero(spikes > 0, as_tuple=True)
-    ax.scatter(steps.numpy() * dt * 1e3, neurons.numpy(), marker="|", s=40, color=color)
+    # One short vertical line per spike: a neuron's row tall, and never too short to see
+    # (with hundreds of neurons a row is less than a pixel high).
+    half = max(0.4, spikes.shape[1] / 150)
+    ax.vlines(steps.numpy() * dt * 1e3, neurons.numpy() - half, neurons.numpy() + half,
+              color=color, linewidth=1.2)
     ax.set_xlim(0, spikes.shape[0] * dt * 1e3)
     ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
     ax.set_xlabel("time (ms)")

@@ -102,6 +102,6 @@ def test_plot_helpers_draw(tmp_path):
     fig, (a, b) = plt.subplots(1, 2)
     plot_raster(z, ax=a)
     plot_voltage_traces(torch.rand(100, 3), ax=b)
-    assert len(a.collections[0].get_offsets()) == int(z.sum())
+    assert len(a.collections[0].get_segments()) == int(z.sum())  # one mark per spike
     fig.savefig(tmp_path / "plots.png")
     plt.close(fig)

@@ -58,12 +58,34 @@ def test_every_toc_page_is_built(built_book):
     assert (built_book / "index.html").is_file()
 
 
+def exercise_blocks(begin: str, end: str) -> list:
+    """The distinctive lines (40+ characters) of each begin/end block of the exercises."""
+    blocks = []
+    for source in sorted((ROOT / "exercises" / "source").glob("*/*.md")):
+        text = source.read_text(encoding="utf-8")
+        for block in re.findall(f"{begin}\\n(.*?){end}", text, re.S):
+            lines = {line.strip() for line in block.splitlines() if len(line.strip()) >= 40}
+            if lines:
+                blocks.append(lines)
+    return blocks
+
+
 def test_nothing_private_is_published(built_book):
     assert not (built_book / "exercises").exists()
     assert not (built_book / "tests").exists()
+    hidden = set().union(*exercise_blocks("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+    solutions = [lines for lines in exercise_blocks("### BEGIN SOLUTION", "### END SOLUTION")
+                 if len(lines) >= 2]
+    assert len(hidden) > 10 and solutions, "found no hidden tests or solutions"
     for html in built_book.rglob("*.html"):
-        text = html.read_text(encoding="utf-8", errors="replace")
-        assert "BEGIN HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text, html
+        text = BeautifulSoup(html.read_text(encoding="utf-8", errors="replace"),
+                             "html.parser").get_text()
+        leaked = sorted(line for line in hidden if line in text)
+        assert not leaked, f"{html} publishes hidden tests: {leaked[:3]}"
+        for lines in solutions:  # a line may be common code; a whole solution may not
+            assert not all(line in text for line in lines), f"{html} publishes {sorted(lines)}"
+        if html.name != "instructor_guide.html":  # the guide shows the markers' syntax
+            assert "BEGIN HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text, html
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
