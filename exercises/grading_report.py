@@ -35,6 +35,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,39 @@ def autograde(course: Path, assignment: str, extra: Iterable[str] = (),
             if echo:
                 sys.stdout.write(line)
         return process.wait()
+
+
+def assignment_in_gradebook(course: Path, assignment: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    database = course / "gradebook.db"
+    if not database.exists():
+        return False
+    with Gradebook("sqlite:///" + str(database)) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+    return True
+
+
+def record_in_gradebook(course: Path, assignment: str, echo: bool = True) -> int:
+    """Record an assignment (its graded cells and points) in the gradebook.
+
+    ``nbgrader autograde`` needs the assignment in the gradebook, which only
+    ``generate_assignment`` puts there, and the gradebook is not committed: on a fresh clone
+    it is empty. Run ``generate_assignment`` into a scratch folder, so that the committed
+    ``release/`` notebooks stay as they are.
+    """
+    scratch = ".gradebook_release"
+    command = [str(Path(sys.executable).parent / "nbgrader"), "generate_assignment", assignment,
+               "--force", f"--CourseDirectory.release_directory={scratch}"]
+    result = subprocess.run(command, cwd=course, env=nbgrader_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    shutil.rmtree(course / scratch, ignore_errors=True)
+    if echo or result.returncode != 0:
+        sys.stdout.write(result.stdout)
+    return result.returncode
 
 
 # --- reading the results ---------------------------------------------------------------------
@@ -312,6 +346,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not any((course / "submitted").glob(f"*/{assignment}")):
                 print(f"no submissions for {assignment}")
                 continue
+            if not assignment_in_gradebook(course, assignment):
+                print(f"recording {assignment} in the gradebook (nbgrader generate_assignment)")
+                if record_in_gradebook(course, assignment, echo=not args.quiet) != 0:
+                    print(f"could not record {assignment} in the gradebook: see above")
             rc = autograde(course, assignment, ["--force"] if args.force else [],
                            echo=not args.quiet)
             if rc != 0:

@@ -311,6 +311,23 @@ def test_untouched_student_version_scores_zero(course, assignment):
     assert row["notes"] == "", row
 
 
+def test_autograde_on_a_fresh_clone_records_the_assignment_itself(course, tmp_path, capsys):
+    """A fresh clone has the release/ notebooks but no gradebook: make autograde copes."""
+    fresh = tmp_path / "course"
+    shutil.copytree(course.root / "source", fresh / "source")
+    shutil.copytree(course.root / "release", fresh / "release")
+    shutil.copy(EXERCISES / "nbgrader_config.py", fresh)
+    shutil.copytree(course.root / "submitted" / "reference" / "pytorch_basics",
+                    fresh / "submitted" / "ada" / "pytorch_basics")
+    released = (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes()
+    rc = grading_report.main(["--autograde", "--quiet", "--strict", "--course", str(fresh)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert re.search(r"ada\s+GRADED\s+(\d+)/\1\b", out), out
+    assert (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes() == released
+    assert not (fresh / ".gradebook_release").exists()
+
+
 def test_reference_training_is_fast_and_accurate(course):
     nb = nbformat.read(course.root / "autograded" / "reference" / "training_snns"
                        / "training_snns.ipynb", 4)
