@@ -3,6 +3,7 @@
 The kernels are plain C against the Python headers only (no torch headers, no ninja).
 -ffp-contract=off keeps gcc from fusing multiply-adds, so results match PyTorch's to the bit;
 -fno-trapping-math lets it vectorize the spike comparison (results unchanged).
+-pthread: large calls split their neurons over POSIX threads.
 """
 
 from setuptools import Extension, setup
@@ -14,7 +15,8 @@ setup(
             sources=["snnlearn/_lif.c"],
             depends=["snnlearn/_lif_kernels.h"],
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
-                                "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+                                "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
+            extra_link_args=["-pthread"],
         )
     ]
 )

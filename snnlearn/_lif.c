@@ -5,17 +5,30 @@
  * with a torch ABI change. Every argument is checked before any loop runs; the loops
  * run with the GIL released. The equations live in _lif_kernels.h.
  *
- *   forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset)
+ *   forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset,
+ *           threads)
  *   backward(grad_z, v_pre, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
- *            v_th, v_reset, alpha)
+ *            v_th, v_reset, alpha, threads)
  *
  * One time step is steps=1: the step kernel and the sequence kernel are the same loop.
+ * Neurons are independent: a call with at least PARALLEL_MIN_WORK neuron-steps splits them
+ * into `threads` disjoint ranges run at once (POSIX threads; results are the same bits).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
 #define BLOCK 512 /* neurons whose state stays in L1 across the time loop */
+#define PARALLEL_MIN_WORK (1 << 18) /* neuron-steps below which one thread is faster */
+#define MAX_THREADS 64
+#define RANGE_ALIGN 16 /* range bounds on 64-byte lines: threads never share a cache line */
+
+#if defined(_WIN32)
+#define HAVE_PTHREADS 0
+#else
+#define HAVE_PTHREADS 1
+#include <pthread.h>
+#endif
 
 /* Wider vector units where the CPU has them, picked at load time (GCC on Linux/ELF).
  * Results do not change: +, -, *, / and comparisons are exact IEEE operations at any
@@ -41,6 +54,76 @@ typedef struct {
 #include "_lif_kernels.h"
 #undef SCALAR
 #undef KERNEL
+
+/* ---- running a kernel over ranges of neurons, on several threads ------------------- */
+
+typedef struct {
+    char kind;    /* 'f' (float32) or 'd' (float64) */
+    int backward; /* 0: forward(x, v, i, z, v_pre); 1: backward(grad_z, v_pre, grad_v, grad_i, grad_x) */
+    void *buf[5];
+    Py_ssize_t steps, n, lo, hi;
+    const void *params; /* params_f32 or params_f64 */
+} lif_job;
+
+static void run_job(const lif_job *j)
+{
+    void *const *b = j->buf;
+    if (j->kind == 'f' && !j->backward)
+        forward_f32(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
+    else if (j->kind == 'f')
+        backward_f32(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
+    else if (!j->backward)
+        forward_f64(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
+    else
+        backward_f64(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
+}
+
+#if HAVE_PTHREADS
+static void *run_job_thread(void *job)
+{
+    run_job((const lif_job *)job);
+    return NULL;
+}
+#endif
+
+/* Run `job` over all n neurons: in the calling thread, or split into up to `threads`
+ * ranges when the call is large enough to pay for starting threads. Called without the
+ * GIL. A thread that cannot be started has its range run in the calling thread. */
+static void run_parallel(const lif_job *job, int threads)
+{
+    const Py_ssize_t n = job->n;
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    if (!HAVE_PTHREADS || threads <= 1 || job->steps * n < PARALLEL_MIN_WORK || n < 2 * RANGE_ALIGN) {
+        lif_job whole = *job;
+        whole.lo = 0;
+        whole.hi = n;
+        run_job(&whole);
+        return;
+    }
+#if HAVE_PTHREADS
+    Py_ssize_t chunk = (n + threads - 1) / threads;
+    chunk = (chunk + RANGE_ALIGN - 1) / RANGE_ALIGN * RANGE_ALIGN;
+    lif_job parts[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    int count = 0;
+    for (Py_ssize_t lo = 0; lo < n; lo += chunk, count++) {
+        parts[count] = *job;
+        parts[count].lo = lo;
+        parts[count].hi = (n - lo < chunk) ? n : lo + chunk;
+    }
+    for (int t = 1; t < count; t++)
+        started[t] = pthread_create(&ids[t], NULL, run_job_thread, &parts[t]) == 0;
+    run_job(&parts[0]);
+    for (int t = 1; t < count; t++) {
+        if (started[t])
+            pthread_join(ids[t], NULL);
+        else
+            run_job(&parts[t]);
+    }
+#endif
+}
 
 /* ---- argument checking ------------------------------------------------------------ */
 
@@ -169,26 +252,39 @@ static Py_ssize_t element_count(PyObject *obj, const char *name)
 /* ---- forward ------------------------------------------------------------------------ */
 
 PyDoc_STRVAR(forward_doc,
-"forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset)\n"
+"forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset,\n"
+"        threads)\n"
 "--\n\n"
 "Run `steps` LIF time steps over n neurons in one call.\n\n"
 "x: input (steps*n), read. v, i: state (n), initial on entry, final on exit.\n"
 "z: spikes (steps*n), written. v_pre: pre-reset voltages (steps*n) or None.\n"
-"All buffers C-contiguous, one dtype (float32 or float64).");
+"All buffers C-contiguous, one dtype (float32 or float64). threads: how many threads\n"
+"may share a large call (1: the calling thread only).");
+
+static int check_threads(int threads)
+{
+    if (threads < 1) {
+        PyErr_Format(PyExc_ValueError, "threads must be >= 1, got %d", threads);
+        return -1;
+    }
+    return 0;
+}
 
 static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"x", "v", "i", "z", "v_pre", "steps", "dt", "tau_syn_inv",
-                               "tau_mem_inv", "v_leak", "v_th", "v_reset", NULL};
+                               "tau_mem_inv", "v_leak", "v_th", "v_reset", "threads", NULL};
     PyObject *x, *v, *i, *z, *v_pre;
     Py_ssize_t steps, n, total;
+    int threads;
     lif_params p = {0};
     p.alpha = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$ndddddd:forward", keywords, &x, &v, &i,
-                                     &z, &v_pre, &steps, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv,
-                                     &p.v_leak, &p.v_th, &p.v_reset))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddi:forward", keywords, &x, &v,
+                                     &i, &z, &v_pre, &steps, &p.dt, &p.tau_syn_inv,
+                                     &p.tau_mem_inv, &p.v_leak, &p.v_th, &p.v_reset, &threads))
         return NULL;
-    if ((n = element_count(v, "v")) < 0 || check_shape(steps, n, &total) < 0)
+    if (check_threads(threads) < 0 || (n = element_count(v, "v")) < 0 ||
+        check_shape(steps, n, &total) < 0)
         return NULL;
     buffer_arg bufs[] = {
         {"x", x, 0, total}, {"v", v, 1, n}, {"i", i, 1, n}, {"z", z, 1, total},
@@ -198,17 +294,14 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
     char kind = acquire_all(bufs, count);
     if (kind == 0)
         return NULL;
-    void *pre = bufs[4].acquired ? bufs[4].view.buf : NULL;
+    const params_f32 q32 = make_params_f32(&p);
+    const params_f64 q64 = make_params_f64(&p);
+    lif_job job = {kind, 0,
+                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
+                    bufs[4].acquired ? bufs[4].view.buf : NULL},
+                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 'f') {
-        const params_f32 q = make_params_f32(&p);
-        forward_f32(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, pre,
-                    steps, n, &q);
-    } else {
-        const params_f64 q = make_params_f64(&p);
-        forward_f64(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, pre,
-                    steps, n, &q);
-    }
+    run_parallel(&job, threads);
     Py_END_ALLOW_THREADS
     release_all(bufs, count);
     Py_RETURN_NONE;
@@ -218,29 +311,32 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
 
 PyDoc_STRVAR(backward_doc,
 "backward(grad_z, v_pre, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,\n"
-"         v_th, v_reset, alpha)\n"
+"         v_th, v_reset, alpha, threads)\n"
 "--\n\n"
 "Backpropagation through time over `steps` LIF steps of n neurons (SuperSpike surrogate).\n\n"
 "grad_z, v_pre: (steps*n), read. grad_v, grad_i: (n), gradients of the final state on\n"
-"entry and of the initial state on exit. grad_x: (steps*n), written.");
+"entry and of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
 
 static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"grad_z", "v_pre", "grad_v", "grad_i", "grad_x", "steps", "dt",
-                               "tau_syn_inv", "tau_mem_inv", "v_th", "v_reset", "alpha", NULL};
+                               "tau_syn_inv", "tau_mem_inv", "v_th", "v_reset", "alpha",
+                               "threads", NULL};
     PyObject *grad_z, *v_pre, *grad_v, *grad_i, *grad_x;
     Py_ssize_t steps, n, total;
+    int threads;
     lif_params p = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$ndddddd:backward", keywords, &grad_z,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddi:backward", keywords, &grad_z,
                                      &v_pre, &grad_v, &grad_i, &grad_x, &steps, &p.dt,
                                      &p.tau_syn_inv, &p.tau_mem_inv, &p.v_th, &p.v_reset,
-                                     &p.alpha))
+                                     &p.alpha, &threads))
         return NULL;
     if (v_pre == Py_None) {
         PyErr_SetString(PyExc_ValueError, "v_pre is required by backward");
         return NULL;
     }
-    if ((n = element_count(grad_v, "grad_v")) < 0 || check_shape(steps, n, &total) < 0)
+    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+        check_shape(steps, n, &total) < 0)
         return NULL;
     buffer_arg bufs[] = {
         {"grad_z", grad_z, 0, total}, {"v_pre", v_pre, 0, total}, {"grad_v", grad_v, 1, n},
@@ -250,16 +346,14 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
     char kind = acquire_all(bufs, count);
     if (kind == 0)
         return NULL;
+    const params_f32 q32 = make_params_f32(&p);
+    const params_f64 q64 = make_params_f64(&p);
+    lif_job job = {kind, 1,
+                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
+                    bufs[4].view.buf},
+                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 'f') {
-        const params_f32 q = make_params_f32(&p);
-        backward_f32(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                     bufs[4].view.buf, steps, n, &q);
-    } else {
-        const params_f64 q = make_params_f64(&p);
-        backward_f64(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                     bufs[4].view.buf, steps, n, &q);
-    }
+    run_parallel(&job, threads);
     Py_END_ALLOW_THREADS
     release_all(bufs, count);
     Py_RETURN_NONE;
@@ -282,7 +376,9 @@ static struct PyModuleDef lif_module = {
 PyMODINIT_FUNC PyInit__lif(void)
 {
     PyObject *module = PyModule_Create(&lif_module);
-    if (module && PyModule_AddIntConstant(module, "BLOCK", BLOCK) < 0) {
+    if (module && (PyModule_AddIntConstant(module, "BLOCK", BLOCK) < 0 ||
+                   PyModule_AddIntConstant(module, "PARALLEL_MIN_WORK", PARALLEL_MIN_WORK) < 0 ||
+                   PyModule_AddIntConstant(module, "MAX_THREADS", HAVE_PTHREADS ? MAX_THREADS : 1) < 0)) {
         Py_DECREF(module);
         return NULL;
     }

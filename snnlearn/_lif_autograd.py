@@ -26,13 +26,29 @@ def _buffer(tensor: torch.Tensor):
 
 
 def _scalars(p: LIFParameters, dt: float) -> dict:
+    """Keyword arguments of the C calls: the parameters as floats, and how many threads a
+    large call may use (PyTorch's own setting, ``torch.set_num_threads``)."""
     return dict(
+        threads=torch.get_num_threads(),
         dt=float(dt),
         tau_syn_inv=float(p.tau_syn_inv),
         tau_mem_inv=float(p.tau_mem_inv),
         v_th=float(p.v_th),
         v_reset=float(p.v_reset),
     )
+
+
+def _forward_c(xs, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
+    """Run the C forward kernel; ``v`` and ``i`` (contiguous, owned) are overwritten with
+    the final state. Returns ``(z, v_pre or None)``."""
+    z = torch.empty_like(xs)
+    v_pre = torch.empty_like(xs) if keep_v_pre else None
+    _lif.forward(
+        _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
+        None if v_pre is None else _buffer(v_pre),
+        steps=xs.shape[0], v_leak=float(p.v_leak), **_scalars(p, dt),
+    )
+    return z, v_pre
 
 
 class LIFSequenceFunction(torch.autograd.Function):
@@ -47,18 +63,11 @@ class LIFSequenceFunction(torch.autograd.Function):
         xs = xs.contiguous()
         v = v0.detach().clone(memory_format=torch.contiguous_format)
         i = i0.detach().clone(memory_format=torch.contiguous_format)
-        z = torch.empty_like(xs)
         needs_grad = any(ctx.needs_input_grad[:3])
-        v_pre = torch.empty_like(xs) if needs_grad else None
-        scalars = _scalars(p, dt)
-        _lif.forward(
-            _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
-            None if v_pre is None else _buffer(v_pre),
-            steps=xs.shape[0], v_leak=float(p.v_leak), **scalars,
-        )
+        z, v_pre = _forward_c(xs, v, i, p, dt, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
-            ctx.scalars = dict(scalars, alpha=float(p.alpha))
+            ctx.scalars = dict(_scalars(p, dt), alpha=float(p.alpha))
         return z, v, i
 
     @staticmethod
@@ -77,7 +86,20 @@ class LIFSequenceFunction(torch.autograd.Function):
 
 
 def lif_sequence_c(
-    xs: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, p: LIFParameters, dt: float
+    xs: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, p: LIFParameters, dt: float,
+    owns_state: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Spikes ``(T, ...)`` and final ``(v, i)`` from the fused C kernel (checked inputs)."""
-    return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
+    """Spikes ``(T, ...)`` and final ``(v, i)`` from the fused C kernel (checked inputs).
+
+    With nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
+    the kernel runs without an autograd node and keeps no pre-reset voltages.
+    ``owns_state=True`` says ``v0`` and ``i0`` are fresh contiguous tensors of this call
+    (a resting state it just made), which the kernel may then update in place.
+    """
+    if torch.is_grad_enabled() and (xs.requires_grad or v0.requires_grad or i0.requires_grad):
+        return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
+    if not owns_state:
+        v0 = v0.clone(memory_format=torch.contiguous_format)
+        i0 = i0.clone(memory_format=torch.contiguous_format)
+    z, _ = _forward_c(xs.contiguous(), v0, i0, p, dt, keep_v_pre=False)
+    return z, v0, i0

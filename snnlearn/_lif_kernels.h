@@ -34,17 +34,19 @@ static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
     return q;
 }
 
-/* Forward over `steps` time steps of `n` neurons. x and z are (steps, n), row-major.
- * v and i hold the initial state on entry and the final state on exit. v_pre, when not
- * NULL, receives the pre-reset voltages v1 (steps, n) that the backward pass needs.
- * Neurons are processed in blocks whose state stays in L1 across all time steps. */
+/* Forward over `steps` time steps of neurons lo..hi-1 of n. x and z are (steps, n),
+ * row-major. v and i hold the initial state on entry and the final state on exit. v_pre,
+ * when not NULL, receives the pre-reset voltages v1 (steps, n) that the backward pass needs.
+ * Neurons are processed in blocks whose state stays in L1 across all time steps; neurons
+ * are independent, so threads may run disjoint ranges lo..hi at once. */
 MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restrict v, SCALAR *restrict i,
                             SCALAR *restrict z, SCALAR *restrict v_pre,
-                            Py_ssize_t steps, Py_ssize_t n, const KERNEL(params) *p)
+                            Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+                            const KERNEL(params) *p)
 {
     const SCALAR a = p->a, c = p->c, v_leak = p->v_leak, v_th = p->v_th, v_reset = p->v_reset;
-    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
-        const Py_ssize_t width = (n - start < BLOCK) ? n - start : BLOCK;
+    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
+        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
         SCALAR vb[BLOCK], ib[BLOCK];
         memcpy(vb, v + start, (size_t)width * sizeof(SCALAR));
         memcpy(ib, i + start, (size_t)width * sizeof(SCALAR));
@@ -67,17 +69,19 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
     }
 }
 
-/* Backpropagation through time over the whole sequence, last step first.
- * grad_z and v_pre are (steps, n); grad_v and grad_i hold the gradients of the final
- * state on entry and those of the initial state on exit; grad_x (steps, n) is written. */
+/* Backpropagation through time over the whole sequence, last step first, for neurons
+ * lo..hi-1 of n. grad_z and v_pre are (steps, n); grad_v and grad_i hold the gradients of
+ * the final state on entry and those of the initial state on exit; grad_x (steps, n) is
+ * written. */
 MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const SCALAR *restrict v_pre,
                              SCALAR *restrict grad_v, SCALAR *restrict grad_i,
                              SCALAR *restrict grad_x,
-                             Py_ssize_t steps, Py_ssize_t n, const KERNEL(params) *p)
+                             Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+                             const KERNEL(params) *p)
 {
     const SCALAR a = p->a, c = p->c, v_th = p->v_th, v_reset = p->v_reset, alpha = p->alpha;
-    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
-        const Py_ssize_t width = (n - start < BLOCK) ? n - start : BLOCK;
+    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
+        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
         SCALAR gvb[BLOCK], gib[BLOCK];
         memcpy(gvb, grad_v + start, (size_t)width * sizeof(SCALAR));
         memcpy(gib, grad_i + start, (size_t)width * sizeof(SCALAR));

@@ -105,6 +105,9 @@ def last_path() -> Optional[str]:
 
 
 def _is_number(value) -> bool:
+    cls = type(value)
+    if cls is float or cls is int:  # the common case, checked first: this runs every call
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -116,9 +119,8 @@ def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
         return f"input is on {x.device}, the C kernels run on the CPU"
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
-    numbers = {name: getattr(p, name) for name in
-               ("tau_syn_inv", "tau_mem_inv", "v_leak", "v_th", "v_reset", "alpha")}
-    numbers["dt"] = dt
+    numbers = {"tau_syn_inv": p.tau_syn_inv, "tau_mem_inv": p.tau_mem_inv, "v_leak": p.v_leak,
+               "v_th": p.v_th, "v_reset": p.v_reset, "alpha": p.alpha, "dt": dt}
     tensors = [name for name, value in numbers.items() if not _is_number(value)]
     if tensors:
         return f"parameters {', '.join(tensors)} are not plain numbers (per-neuron or learnable)"
@@ -182,11 +184,13 @@ def lif_step(
     Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
     """
     _check_input(x, "input")
-    state = lif_initial_state(x, p) if state is None else _check_state(
+    fresh = state is None
+    state = lif_initial_state(x, p) if fresh else _check_state(
         state, x, x.shape, "the input has shape")
     if _choose(x, p, dt) == "reference":
         return lif_feed_forward_step(x, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), state.v, state.i, p, dt)
+    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), state.v, state.i, p, dt,
+                                           owns_state=fresh)
     return z.squeeze(0), LIFFeedForwardState(v, i)
 
 
@@ -204,11 +208,12 @@ def lif_sequence(
     _check_input(xs, "input")
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
-    state = lif_initial_state(xs.new_empty(xs.shape[1:]), p) if state is None else _check_state(
+    fresh = state is None
+    state = lif_initial_state(xs.new_empty(xs.shape[1:]), p) if fresh else _check_state(
         state, xs, xs.shape[1:], "each time step of the input has shape")
     if _choose(xs, p, dt) == "reference":
         return lif_feed_forward_sequence(xs, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(xs, state.v, state.i, p, dt)
+    z, v, i = _lif_autograd.lif_sequence_c(xs, state.v, state.i, p, dt, owns_state=fresh)
     return z, LIFFeedForwardState(v, i)
 
 

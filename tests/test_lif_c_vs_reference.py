@@ -119,6 +119,54 @@ def test_block_boundaries():
                     run_sequence("c", *problem, LIFParameters(), 0.001), torch.float64)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("from_rest", [True, False])
+def test_inference_path_without_autograd_matches_and_leaves_the_state_alone(dtype, from_rest):
+    """With nothing to differentiate, the C path runs without an autograd node: same
+    results, and a state passed in is never written to."""
+    xs, v0, i0, _ = random_problem(11, 20, (3, 50), dtype)
+    p = LIFParameters(v_leak=0.1)
+    state = None if from_rest else LIFState(v0, i0)
+    kept = None if from_rest else (v0.clone(), i0.clone())
+    results = {}
+    for backend in ("reference", "c"):
+        with snnlearn.use_backend(backend), torch.no_grad():
+            z, final = LIF(p)(xs, state)
+            cell_state, spikes = state, []
+            for x in xs.unbind(0):
+                spike, cell_state = LIFCell(p)(x, cell_state)
+                spikes.append(spike)
+        assert snnlearn.last_path() == backend
+        assert not z.requires_grad and z.grad_fn is None
+        results[backend] = (z, final, torch.stack(spikes), cell_state)
+    (z_ref, s_ref, zc_ref, sc_ref), (z_c, s_c, zc_c, sc_c) = results["reference"], results["c"]
+    assert torch.equal(z_ref, z_c) and torch.equal(zc_ref, zc_c) and torch.equal(z_c, zc_c)
+    for a, b in ((s_ref, s_c), (sc_ref, sc_c)):
+        torch.testing.assert_close(b.v, a.v, **TOLERANCE[dtype])
+        torch.testing.assert_close(b.i, a.i, **TOLERANCE[dtype])
+    if kept is not None:
+        assert torch.equal(v0, kept[0]) and torch.equal(i0, kept[1]), "the caller's state changed"
+
+
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_large_calls_split_over_threads_give_the_same_results(threads):
+    """Above PARALLEL_MIN_WORK neuron-steps the C kernels split the neurons over threads
+    (ranges aligned to 16 neurons; here n is not a multiple of anything): same results."""
+    from snnlearn import _lif
+
+    steps, n = 4, _lif.PARALLEL_MIN_WORK // 4 + 37
+    problem = random_problem(threads, steps, (n,), torch.float32)
+    reference = run_sequence("reference", *problem, LIFParameters(), 0.001)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        fused = run_sequence("c", *problem, LIFParameters(), 0.001)
+    finally:
+        torch.set_num_threads(previous)
+    assert reference[0][0].sum() > 1000
+    assert_same(reference, fused, torch.float32)
+
+
 def test_gradcheck_float64_sequence():
     """Finite differences agree with the C backward pass.
 

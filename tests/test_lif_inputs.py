@@ -165,7 +165,7 @@ class TestCModuleArguments:
         self.lif = _lif
         self.n, self.steps = 6, 4
         self.params = dict(dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, v_leak=0.0, v_th=1.0,
-                           v_reset=0.0)
+                           v_reset=0.0, threads=1)
 
     def buffers(self, dtype=np.float32):
         n, t = self.n, self.steps
@@ -231,7 +231,7 @@ class TestCModuleArguments:
         with pytest.raises(ValueError, match="v_pre is required"):
             self.lif.backward(np.ones(t * n), None, np.zeros(n), np.zeros(n), np.empty(t * n),
                               steps=t, dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, v_th=1.0,
-                              v_reset=0.0, alpha=100.0)
+                              v_reset=0.0, alpha=100.0, threads=1)
 
 
 @needs_c

@@ -80,8 +80,11 @@ def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LI
     >>> lif_initial_state(torch.zeros(2))
     LIFFeedForwardState(v=tensor([0., 0.]), i=tensor([0., 0.]))
     """
-    v = torch.zeros_like(x) + torch.as_tensor(p.v_leak, dtype=x.dtype, device=x.device)
-    return LIFFeedForwardState(v=v, i=torch.zeros_like(x))
+    if isinstance(p.v_leak, torch.Tensor):  # per-neuron or learnable: broadcast, keep its graph
+        v = torch.zeros_like(x) + p.v_leak.to(dtype=x.dtype, device=x.device)
+    else:
+        v = torch.full_like(x, p.v_leak, memory_format=torch.contiguous_format)
+    return LIFFeedForwardState(v=v, i=torch.zeros_like(x, memory_format=torch.contiguous_format))
 
 
 def lif_feed_forward_step(
