@@ -12,11 +12,12 @@ from ..functional.leaky_integrator import (
     li_feed_forward_step,
     li_initial_state,
 )
+from .neuron import NeuronModule
 
 __all__ = ["LICell", "LI"]
 
 
-class LICell(torch.nn.Module):
+class LICell(NeuronModule):
     """Leaky integrators advanced one step per call: ``v, state = cell(x, state)``.
 
     >>> v, s = LICell()(torch.tensor([10.0]))
@@ -25,12 +26,7 @@ class LICell(torch.nn.Module):
     """
 
     def __init__(self, p: LIParameters = LIParameters(), dt: float = 0.001):
-        super().__init__()
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, dt={self.dt}"
+        super().__init__(p, dt)
 
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIState] = None
@@ -40,7 +36,7 @@ class LICell(torch.nn.Module):
         return li_feed_forward_step(input_tensor, state, self.p, self.dt)
 
 
-class LI(torch.nn.Module):
+class LI(NeuronModule):
     """Leaky integrators over a time-first input ``(T, ...)``: returns all voltages and the
     final state.
 
@@ -50,12 +46,7 @@ class LI(torch.nn.Module):
     """
 
     def __init__(self, p: LIParameters = LIParameters(), dt: float = 0.001):
-        super().__init__()
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, dt={self.dt}"
+        super().__init__(p, dt)
 
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIState] = None

@@ -8,11 +8,12 @@ import torch
 
 from ..backend import lif_sequence, lif_step
 from ..functional.lif import LIFFeedForwardState, LIFParameters
+from .neuron import NeuronModule
 
 __all__ = ["LIFCell", "LIF"]
 
 
-class LIFCell(torch.nn.Module):
+class LIFCell(NeuronModule):
     """A layer of LIF neurons advanced by one time step per call.
 
     ``z, state = cell(x, state)``: with ``state=None`` the neurons start at rest
@@ -31,12 +32,7 @@ class LIFCell(torch.nn.Module):
     """
 
     def __init__(self, p: LIFParameters = LIFParameters(), dt: float = 0.001):
-        super().__init__()
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, dt={self.dt}"
+        super().__init__(p, dt)
 
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIFFeedForwardState] = None
@@ -44,7 +40,7 @@ class LIFCell(torch.nn.Module):
         return lif_step(input_tensor, state, self.p, self.dt)
 
 
-class LIF(torch.nn.Module):
+class LIF(NeuronModule):
     """A layer of LIF neurons run over a whole time-first input ``(T, ...)``.
 
     ``z, state = lif(xs, state)`` returns the spikes of every step (shape ``xs.shape``) and
@@ -57,12 +53,7 @@ class LIF(torch.nn.Module):
     """
 
     def __init__(self, p: LIFParameters = LIFParameters(), dt: float = 0.001):
-        super().__init__()
-        self.p = p
-        self.dt = dt
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, dt={self.dt}"
+        super().__init__(p, dt)
 
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIFFeedForwardState] = None
