@@ -38,7 +38,7 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     )
 
 
-def _forward_c(xs, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
+def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
     """Run the C forward kernel; ``v`` and ``i`` (contiguous, owned) are overwritten with
     the final state. Returns ``(z, v_pre or None)``."""
     z = torch.empty_like(xs)
@@ -46,7 +46,7 @@ def _forward_c(xs, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
     _lif.forward(
         _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
         None if v_pre is None else _buffer(v_pre),
-        steps=xs.shape[0], v_leak=float(p.v_leak), **_scalars(p, dt),
+        steps=xs.shape[0], v_leak=float(v_leak), **scalars,
     )
     return z, v_pre
 
@@ -64,10 +64,11 @@ class LIFSequenceFunction(torch.autograd.Function):
         v = v0.detach().clone(memory_format=torch.contiguous_format)
         i = i0.detach().clone(memory_format=torch.contiguous_format)
         needs_grad = any(ctx.needs_input_grad[:3])
-        z, v_pre = _forward_c(xs, v, i, p, dt, keep_v_pre=needs_grad)
+        scalars = _scalars(p, dt)
+        z, v_pre = _forward_c(xs, v, i, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
-            ctx.scalars = dict(_scalars(p, dt), alpha=float(p.alpha))
+            ctx.scalars = dict(scalars, alpha=float(p.alpha))
         return z, v, i
 
     @staticmethod
@@ -101,5 +102,5 @@ def lif_sequence_c(
     if not owns_state:
         v0 = v0.clone(memory_format=torch.contiguous_format)
         i0 = i0.clone(memory_format=torch.contiguous_format)
-    z, _ = _forward_c(xs.contiguous(), v0, i0, p, dt, keep_v_pre=False)
+    z, _ = _forward_c(xs.contiguous(), v0, i0, p.v_leak, _scalars(p, dt), keep_v_pre=False)
     return z, v0, i0

@@ -80,10 +80,10 @@ def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LI
     >>> lif_initial_state(torch.zeros(2))
     LIFFeedForwardState(v=tensor([0., 0.]), i=tensor([0., 0.]))
     """
-    if isinstance(p.v_leak, torch.Tensor):  # per-neuron or learnable: broadcast, keep its graph
-        v = torch.zeros_like(x) + p.v_leak.to(dtype=x.dtype, device=x.device)
-    else:
+    if isinstance(p.v_leak, (int, float)):
         v = torch.full_like(x, p.v_leak, memory_format=torch.contiguous_format)
+    else:  # per-neuron or learnable: broadcast, and keep its autograd graph
+        v = torch.zeros_like(x) + torch.as_tensor(p.v_leak, dtype=x.dtype, device=x.device)
     return LIFFeedForwardState(v=v, i=torch.zeros_like(x, memory_format=torch.contiguous_format))
 
 
