@@ -23,6 +23,7 @@ from .functional import (
     constant_current_lif_encode,
     heaviside,
     lif_feed_forward_step,
+    lif_recurrent_step,
     li_feed_forward_step,
     poisson_encode,
 )
@@ -32,6 +33,8 @@ from .module import (
     ConstantCurrentLIFEncoder,
     LICell,
     LIFCell,
+    LIFRecurrent,
+    LIFRecurrentCell,
     PoissonEncoder,
     SequentialState,
 )
@@ -41,9 +44,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LIFParameters", "LIFFeedForwardState", "LIFState", "LIParameters", "LIState",
-    "LIFCell", "LIF", "LICell", "LI", "SequentialState",
+    "LIFCell", "LIF", "LIFRecurrentCell", "LIFRecurrent", "LICell", "LI", "SequentialState",
     "ConstantCurrentLIFEncoder", "PoissonEncoder",
-    "lif_feed_forward_step", "li_feed_forward_step", "heaviside",
+    "lif_feed_forward_step", "lif_recurrent_step", "li_feed_forward_step", "heaviside",
     "constant_current_lif_encode", "poisson_encode", "detach_state",
     "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
     "functional",

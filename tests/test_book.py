@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ["book/01_pytorch_basics", "book/02_spiking_neurons", "book/03_training_snns",
-            "book/04_under_the_hood"]
+            "book/appendix_c_kernels"]
 REPOSITORY = "snnlearn/snnlearn"
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snnlearn
-from snnlearn import LIF, LIFCell, LIFParameters, LIFState
+from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
 from snnlearn._lif_autograd import LIFSequenceFunction
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
@@ -46,7 +46,7 @@ def random_problem(seed, steps, shape, dtype):
 def run_sequence(backend, xs, v0, i0, grad_z, p, dt):
     xs, v0, i0 = (t.clone().requires_grad_() for t in (xs, v0, i0))
     with snnlearn.use_backend(backend):
-        z, state = LIF(p, dt)(xs, LIFState(v0, i0))
+        z, state = LIF(p, dt)(xs, LIFFeedForwardState(v0, i0))
         assert snnlearn.last_path() == backend
     loss = (z * grad_z).sum() + (state.v * 1.5).sum() - (state.i * 0.5).sum()
     grads = torch.autograd.grad(loss, (xs, v0, i0))
@@ -55,7 +55,7 @@ def run_sequence(backend, xs, v0, i0, grad_z, p, dt):
 
 def run_cell(backend, xs, v0, i0, grad_z, p, dt):
     xs, v0, i0 = (t.clone().requires_grad_() for t in (xs, v0, i0))
-    cell, state, spikes = LIFCell(p, dt), LIFState(v0, i0), []
+    cell, state, spikes = LIFCell(p, dt), LIFFeedForwardState(v0, i0), []
     with snnlearn.use_backend(backend):
         for x in xs.unbind(0):
             z, state = cell(x, state)
@@ -126,7 +126,7 @@ def test_inference_path_without_autograd_matches_and_leaves_the_state_alone(dtyp
     results, and a state passed in is never written to."""
     xs, v0, i0, _ = random_problem(11, 20, (3, 50), dtype)
     p = LIFParameters(v_leak=0.1)
-    state = None if from_rest else LIFState(v0, i0)
+    state = None if from_rest else LIFFeedForwardState(v0, i0)
     kept = None if from_rest else (v0.clone(), i0.clone())
     results = {}
     for backend in ("reference", "c"):
@@ -202,7 +202,7 @@ def _pre_reset_margin(xs, v0, i0, p):
     """Smallest |v1 - v_th| over the sequence (reference step, no grad)."""
     from snnlearn.functional.lif import lif_feed_forward_step
 
-    state, margin = LIFState(v0.detach(), i0.detach()), float("inf")
+    state, margin = LIFFeedForwardState(v0.detach(), i0.detach()), float("inf")
     for x in xs.detach().unbind(0):
         i1 = state.i + x
         v1 = state.v + 0.001 * p.tau_mem_inv * ((p.v_leak - state.v) + i1)

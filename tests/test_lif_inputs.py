@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import snnlearn
-from snnlearn import LIF, LIFCell, LIFParameters, LIFState
+from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
 from snnlearn.functional import lif_feed_forward_sequence
 
 needs_c = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
@@ -40,7 +40,7 @@ def test_half_precision_runs_the_reference_and_agrees(dtype):
 
 @pytest.mark.parametrize("field", ["v", "i"])
 def test_state_shape_mismatch_names_the_field(field):
-    state = LIFState(v=torch.zeros(3), i=torch.zeros(3))
+    state = LIFFeedForwardState(v=torch.zeros(3), i=torch.zeros(3))
     state = state._replace(**{field: torch.zeros(4)})
     with pytest.raises(ValueError, match=f"state.{field} has shape"):
         LIFCell()(torch.ones(3), state)
@@ -49,13 +49,13 @@ def test_state_shape_mismatch_names_the_field(field):
 
 
 def test_state_dtype_mismatch_is_a_type_error():
-    state = LIFState(v=torch.zeros(3, dtype=torch.float64), i=torch.zeros(3, dtype=torch.float64))
+    state = LIFFeedForwardState(v=torch.zeros(3, dtype=torch.float64), i=torch.zeros(3, dtype=torch.float64))
     with pytest.raises(TypeError, match="state.v is torch.float64 but the input is torch.float32"):
         LIFCell()(torch.ones(3), state)
 
 
 def test_state_on_another_device_is_a_value_error():
-    state = LIFState(v=torch.zeros(3, device="meta"), i=torch.zeros(3, device="meta"))
+    state = LIFFeedForwardState(v=torch.zeros(3, device="meta"), i=torch.zeros(3, device="meta"))
     with pytest.raises(ValueError, match="state.v is on meta but the input is on cpu"):
         LIFCell()(torch.ones(3), state)
 
@@ -84,7 +84,7 @@ def test_non_contiguous_and_expanded_inputs_give_the_contiguous_result(backend):
             z_ref, s_ref = lif_feed_forward_sequence(xs.contiguous())
             assert torch.equal(z, z_ref)
             torch.testing.assert_close(s.v, s_ref.v)
-            state = LIFState(v=torch.zeros(1, 1).expand(xs.shape[1:]), i=torch.zeros(xs.shape[1:]))
+            state = LIFFeedForwardState(v=torch.zeros(1, 1).expand(xs.shape[1:]), i=torch.zeros(xs.shape[1:]))
             z, _ = LIF()(xs, state)
             assert torch.equal(z, z_ref)
 

@@ -9,10 +9,15 @@ from .leaky_integrator import LIParameters, LIState, li_feed_forward_step, li_in
 from .lif import (
     LIFFeedForwardState,
     LIFParameters,
-    LIFState,
     lif_feed_forward_sequence,
     lif_feed_forward_step,
     lif_initial_state,
+)
+from .lif_recurrent import (
+    LIFState,
+    lif_recurrent_initial_state,
+    lif_recurrent_sequence,
+    lif_recurrent_step,
 )
 from .threshold import SuperSpike, heaviside, superspike, threshold
 
@@ -25,6 +30,9 @@ __all__ = [
     "lif_initial_state",
     "lif_feed_forward_step",
     "lif_feed_forward_sequence",
+    "lif_recurrent_initial_state",
+    "lif_recurrent_step",
+    "lif_recurrent_sequence",
     "li_initial_state",
     "li_feed_forward_step",
     "heaviside",

@@ -22,7 +22,6 @@ from .threshold import threshold
 __all__ = [
     "LIFParameters",
     "LIFFeedForwardState",
-    "LIFState",
     "lif_initial_state",
     "lif_feed_forward_step",
     "lif_feed_forward_sequence",
@@ -70,8 +69,6 @@ class LIFFeedForwardState(NamedTuple):
     v: torch.Tensor
     i: torch.Tensor
 
-
-LIFState = LIFFeedForwardState  # the short name the course uses
 
 
 def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LIFFeedForwardState:

@@ -3,7 +3,8 @@
 from .encode import ConstantCurrentLIFEncoder, PoissonEncoder
 from .leaky_integrator import LI, LICell
 from .lif import LIF, LIFCell
+from .lif_recurrent import LIFRecurrent, LIFRecurrentCell
 from .sequential import SequentialState
 
-__all__ = ["LIFCell", "LIF", "LICell", "LI", "SequentialState",
+__all__ = ["LIFCell", "LIF", "LIFRecurrentCell", "LIFRecurrent", "LICell", "LI", "SequentialState",
            "ConstantCurrentLIFEncoder", "PoissonEncoder"]
