@@ -38,7 +38,9 @@ from .module import (
     PoissonEncoder,
     SequentialState,
 )
+from .nir_io import from_nir, to_nir  # needs the optional extra snnlearn[nir] when called
 from .state import detach_state
+
 
 __version__ = "0.1.0"
 
@@ -49,5 +51,5 @@ __all__ = [
     "lif_feed_forward_step", "lif_recurrent_step", "li_feed_forward_step", "heaviside",
     "constant_current_lif_encode", "poisson_encode", "detach_state",
     "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
-    "functional",
+    "functional", "to_nir", "from_nir",
 ]
