@@ -88,6 +88,14 @@ def test_assigning_p_replaces_registered_tensors():
         lif.p = {"v_th": 1.0}
 
 
+def test_zero_dim_constants_move_with_the_layer_but_stay_out_of_the_state_dict():
+    lif = LIF(LIFParameters(v_th=torch.tensor(0.5), tau_mem_inv=torch.full((2,), 50.0)))
+    assert sorted(lif.state_dict()) == ["p_tau_mem_inv"]
+    lif.double()
+    assert lif.p.v_th.dtype == torch.float64 and lif.p.v_th.dim() == 0
+    assert float(lif.p.v_th) == 0.5
+
+
 def test_plain_numbers_register_nothing():
     for layer in (LIF(), LIFCell(), LI(), LICell()):
         assert list(layer.parameters()) == [] and list(layer.buffers()) == []
@@ -121,14 +129,14 @@ def test_training_slows_a_leaky_integrator_to_remember_longer():
     xs = torch.zeros(50, 1)
     xs[0] = 1.0
     optimiser = torch.optim.Adam(li.parameters(), lr=5.0)
-    start = float(li.p.tau_mem_inv)
+    start = float(li.p.tau_mem_inv.detach())
     for _ in range(30):
         v, _ = li(xs)
         loss = (v[-1] - 0.5).pow(2).sum()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    assert float(li.p.tau_mem_inv) < start - 20
+    assert float(li.p.tau_mem_inv.detach()) < start - 20
     assert isinstance(li.p.tau_mem_inv, torch.nn.Parameter)
 
 

@@ -5,9 +5,12 @@ Tensor fields of ``p`` belong to the layer, as weights do:
 - an ``nn.Parameter`` field, or a tensor that requires a gradient, is registered as a
   parameter named ``p_<field>`` (``p_tau_mem_inv``, ``p_v_th``, …): it appears in
   ``.parameters()`` (so an optimiser trains it) and in ``state_dict()``;
-- any other tensor field (a per-neuron constant, or a 0-d tensor) is registered as a buffer
-  of the same name: it is saved in ``state_dict()`` but not trained;
-- both move with ``.to()``, ``.double()``, ``.cuda()``.
+- any other tensor field with at least one dimension (a per-neuron constant) is registered
+  as a buffer of the same name: it is saved in ``state_dict()`` but not trained;
+- a 0-d tensor that needs no gradient (``torch.tensor(0.5)``, as Norse code often writes a
+  plain number) becomes a non-persistent buffer: it moves with the layer but stays out of
+  ``state_dict()``, so state dicts keep the keys they have with plain numbers;
+- all of them move with ``.to()``, ``.double()``, ``.cuda()``.
 
 ``layer.p`` is rebuilt from these on every access, so it always holds the layer's current
 (moved, trained) tensors. Plain numbers stay plain numbers, and so keep the C kernels.
@@ -39,7 +42,7 @@ class NeuronModule(torch.nn.Module):
 
     Tensor fields of ``p`` are registered on the layer (see the module docstring): trainable
     ones (``nn.Parameter`` or ``requires_grad=True``) as parameters ``p_<field>``, the rest
-    as buffers ``p_<field>``. Assigning a new ``p`` replaces them.
+    as buffers ``p_<field>`` (0-d ones non-persistent). Assigning a new ``p`` replaces them.
 
     Subclasses implement ``forward(input_tensor, state=None) -> (output, state)``.
     """
@@ -82,7 +85,7 @@ class NeuronModule(torch.nn.Module):
                         "pass a leaf tensor or an nn.Parameter so the layer can own it")
                 self.register_parameter(name, torch.nn.Parameter(value))
             else:
-                self.register_buffer(name, value)
+                self.register_buffer(name, value, persistent=value.dim() > 0)
             fields.append(field)
         self._tensor_fields = tuple(fields)
         # the template keeps the non-tensor fields; tensors live only on the layer
