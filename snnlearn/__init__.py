@@ -12,7 +12,7 @@ changing its import to ``snnlearn.torch`` (or ``snnlearn``).
 (8, (1,))
 """
 
-from . import functional
+from . import energy, functional
 from .backend import c_available, get_backend, last_path, set_backend, use_backend, why_not_c
 from .functional import (
     LIFFeedForwardState,
@@ -38,9 +38,17 @@ from .module import (
     PoissonEncoder,
     SequentialState,
 )
+from .energy import (
+    OpCount,
+    SynOpCounter,
+    activity_penalty,
+    count_macs,
+    count_synops,
+    spike_accumulator,
+    voltage_accumulator,
+)
 from .nir_io import from_nir, to_nir  # needs the optional extra snnlearn[nir] when called
 from .state import detach_state
-
 
 __version__ = "0.1.0"
 
@@ -51,5 +59,7 @@ __all__ = [
     "lif_feed_forward_step", "lif_recurrent_step", "li_feed_forward_step", "heaviside",
     "constant_current_lif_encode", "poisson_encode", "detach_state",
     "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
-    "functional", "to_nir", "from_nir",
+    "count_synops", "count_macs", "SynOpCounter", "OpCount", "activity_penalty",
+    "spike_accumulator", "voltage_accumulator",
+    "functional", "energy", "to_nir", "from_nir",
 ]

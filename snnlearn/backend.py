@@ -105,9 +105,14 @@ def last_path() -> Optional[str]:
 
 
 def _is_number(value) -> bool:
+    """A plain number, or a CPU 0-d real tensor that needs no gradient (as Norse code often
+    writes ``torch.tensor(0.5)``): the C kernels read either as one float."""
     cls = type(value)
     if cls is float or cls is int:  # the common case, checked first: this runs every call
         return True
+    if isinstance(value, torch.Tensor):
+        return (value.dim() == 0 and not value.requires_grad and value.device.type == "cpu"
+                and not value.is_complex() and value.dtype is not torch.bool)
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -123,7 +128,8 @@ def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
                "v_th": p.v_th, "v_reset": p.v_reset, "alpha": p.alpha, "dt": dt}
     tensors = [name for name, value in numbers.items() if not _is_number(value)]
     if tensors:
-        return f"parameters {', '.join(tensors)} are not plain numbers (per-neuron or learnable)"
+        return (f"parameters {', '.join(tensors)} are not plain numbers or 0-d tensors "
+                "without a gradient (per-neuron or learnable)")
     if p.method != "super":
         return f"surrogate method {p.method!r}: the C kernels implement 'super'"
     return None
