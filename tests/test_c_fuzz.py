@@ -40,7 +40,12 @@ SENTINEL = -12345.0
 
 def guarded(rng, count: int, dtype, fill: str = "random") -> np.ndarray:
     """A C-contiguous array of ``count`` elements inside a larger one whose GUARD elements
-    on each side hold SENTINEL (checked after every successful call)."""
+    on each side hold SENTINEL (checked after every successful call); a third of the
+    time an array of exactly ``count`` elements, whose edges AddressSanitizer watches."""
+    if rng.random() < 0.3:
+        exact = np.empty(count, dtype=dtype)
+        exact[:] = rng.standard_normal(count) if fill == "random" else 0
+        return exact
     base = np.full(count + 2 * GUARD, SENTINEL, dtype=dtype)
     view = base[GUARD:GUARD + count]
     view[:] = rng.standard_normal(count) if fill == "random" else 0
@@ -163,6 +168,7 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
     args, kwargs = list(args), dict(kwargs)
     done: List[str] = []
     reshaped = False  # positional arguments dropped or added
+    aliased: List[int] = []  # arguments given another argument's array
     bad: Dict[object, bool] = {}  # argument (index or keyword) -> must the call fail
     for _ in range(int(rng.integers(1, 3))):
         kind = rng.random()
@@ -170,6 +176,8 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
             if not args:
                 continue
             k = int(rng.integers(len(args)))
+            if k in bad or k >= original_count:  # one change per argument
+                continue
             if k in case.optional and rng.random() < 0.3:
                 args[k], bad[k] = None, False
                 done.append(f"arg {k}: None (optional)")
@@ -179,9 +187,12 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
             elif rng.random() < 0.15:
                 j = int(rng.integers(len(args)))
                 if j == k or not isinstance(args[j], np.ndarray) or not args[j].size or \
-                        not (k in case.outputs or j in case.outputs):
+                        not (k in case.outputs or j in case.outputs) or \
+                        not isinstance(original_args[k], np.ndarray) or \
+                        args[j].size != original_args[k].size:
                     continue
                 args[k], bad[k] = args[j], True
+                aliased.append(k)
                 done.append(f"arg {k}: aliases arg {j}")
             else:
                 source = original_args[k] if k < original_count else args[k]
@@ -192,6 +203,8 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
                 done.append(f"arg {k}: {why}")
         elif kind < 0.6:  # a count that sizes the buffers
             name = pick(rng, case.counts)
+            if name in bad:
+                continue
             if rng.random() < 0.5:
                 value = pick(rng, BAD_COUNTS)
             else:
@@ -203,16 +216,20 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
             all_empty = all(isinstance(a, np.ndarray) and a.size == 0 for a in args if a is not None)
             bad[name] = not (type(value) is int and 0 <= value < 2**63 and all_empty)
         elif kind < 0.75:  # threads
+            if case.threads in bad:
+                continue
             if rng.random() < 0.5:
                 kwargs[case.threads], bad[case.threads] = pick(rng, BAD_THREADS), True
             else:
                 kwargs[case.threads], bad[case.threads] = pick(rng, ODD_THREADS), False
             done.append(f"threads={kwargs[case.threads]!r}")
         elif kind < 0.9:  # a floating-point parameter
-            names = [k for k, v in kwargs.items() if isinstance(v, float)]
+            names = [k for k, v in original_kwargs.items() if isinstance(v, float)]
             if not names:
                 continue
             name = pick(rng, names)
+            if name in bad:
+                continue
             kwargs[name] = pick(rng, BAD_NUMBERS) if rng.random() < 0.3 else pick(rng, ODD_FLOATS)
             bad[name] = not isinstance(kwargs[name], float)  # ints too large for a double too
             done.append(f"{name}={kwargs[name]!r}")
@@ -231,6 +248,10 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
             elif how == 3:
                 kwargs["no_such_argument"] = 1
                 done.append("unknown keyword")
+    for k in aliased:  # still sharing memory (a later change may have replaced the other)?
+        if k < len(args) and args[k].flags.writeable:
+            bad[k] = any(m != k and isinstance(a, np.ndarray) and np.shares_memory(args[k], a)
+                         for m, a in enumerate(args))
     must_fail = any(bad.values()) or reshaped or set(kwargs) != original_names
     return args, kwargs, done, must_fail
 
@@ -323,7 +344,12 @@ def child(seed: int, calls: int) -> int:
 
     faulthandler.enable()  # a crash prints the Python stack of the call that made it
     rng = np.random.default_rng(seed)
-    summary: dict = {}
+    summary: dict = {"modules": {}}
+    for name in COMPILED_MODULES:
+        try:
+            summary["modules"][name] = importlib.import_module(name).__file__
+        except ImportError:
+            pass
     problems = fuzz_cases(rng, calls, summary) + fuzz_generically(rng, calls // 4, summary)
     print(json.dumps({"summary": summary, "problems": problems[:40],
                       "problem_count": len(problems)}))
@@ -333,12 +359,19 @@ def child(seed: int, calls: int) -> int:
 # ---- the tests (parent process) ---------------------------------------------------------------
 
 def run_child(seed: int, calls: int, timeout: float = 120) -> dict:
+    import snnlearn
+
+    # the child imports the snnlearn the parent imported (e.g. make test-sanitize's copy),
+    # not whatever a script's directory or the editable install would give it
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(snnlearn.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     result = subprocess.run([sys.executable, __file__, "--child", str(seed), str(calls)],
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode >= 0, (
         f"the fuzzing child died by signal {-result.returncode} (a crash in C)\n"
         f"stderr:\n{result.stderr[-3000:]}")
-    assert result.returncode == 0, f"child failed:\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"child failed:\n{result.stderr[:6000]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -346,10 +379,11 @@ def test_compiled_functions_never_crash_and_refuse_bad_arguments_cleanly():
     import pytest
 
     try:
-        importlib.import_module("snnlearn._lif")
+        lif = importlib.import_module("snnlearn._lif")
     except ImportError:
         pytest.skip("C extension not built")
     report = run_child(seed=20261203, calls=3000)
+    assert report["summary"]["modules"]["snnlearn._lif"] == lif.__file__, "the child fuzzed another build"
     assert report["problem_count"] == 0, "\n".join(report["problems"])
     for case in CASES:
         key = f"{case.module}.{case.function}"
@@ -371,6 +405,24 @@ def test_the_child_reports_a_crash_as_a_signal(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     result = subprocess.run([sys.executable, str(script)], capture_output=True, env=env)
     assert result.returncode < 0
+
+
+def test_a_sanitized_run_tests_the_sanitized_build():
+    """Under `make test-sanitize`, the module imported is the ASan/UBSan build of the
+    scratch copy, not the editable install's."""
+    import pytest
+
+    if not os.environ.get("SNNLEARN_EXPECT_SANITIZED"):
+        pytest.skip("only under make test-sanitize")
+    for name in COMPILED_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        assert os.path.realpath(module.__file__).startswith(os.path.realpath(os.getcwd())), module.__file__
+        with open(module.__file__, "rb") as library:
+            binary = library.read()
+        assert b"__asan_report" in binary and b"__ubsan_handle" in binary, f"{name} is not sanitized"
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--child":
