@@ -115,28 +115,55 @@ sys.meta_path.insert(0, BlockExtension())
 """
 
 
-def run_python(code: str, backend) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SNNLEARN_BACKEND"}
-    if backend is not None:
-        env["SNNLEARN_BACKEND"] = backend
-    return subprocess.run([sys.executable, "-c", BLOCK_EXTENSION + textwrap.dedent(code)],
-                          capture_output=True, text=True, env=env, timeout=120)
+FIRST_USE_OF_C = """
+    import torch
+    import snnlearn                      # importing works
+    assert not snnlearn.c_available()
+    print("imported")
+    for attempt in range(2):             # every use fails the same way
+        try:
+            snnlearn.LIF()(torch.ones(3, 2))
+        except RuntimeError as error:
+            print("error:", error)
+        else:
+            print("no error")
+"""
+AUTO_WITHOUT_C = """
+    import torch, snnlearn
+    z, _ = snnlearn.LIF()(torch.ones(3, 2))
+    print(snnlearn.last_path(), snnlearn.c_available())
+"""
+MISSPELT = """
+    import torch, snnlearn
+    try:
+        snnlearn.LIF()(torch.ones(3, 2))
+    except ValueError as error:
+        print(error)
+"""
+SCRIPTS = {"c": (FIRST_USE_OF_C, "c"), "auto": (AUTO_WITHOUT_C, None), "fast": (MISSPELT, "fast")}
 
 
-def test_backend_c_without_the_extension_fails_at_first_use_with_a_clear_message():
-    result = run_python("""
-        import torch
-        import snnlearn                      # importing works
-        assert not snnlearn.c_available()
-        print("imported")
-        for attempt in range(2):             # every use fails the same way
-            try:
-                snnlearn.LIF()(torch.ones(3, 2))
-            except RuntimeError as error:
-                print("error:", error)
-            else:
-                print("no error")
-    """, backend="c")
+@pytest.fixture(scope="module")
+def without_extension() -> dict:
+    """Each script run in a fresh interpreter where snnlearn._lif cannot be imported, with
+    SNNLEARN_BACKEND set as given (all started at once: each pays for importing torch)."""
+    running = {}
+    for name, (code, backend) in SCRIPTS.items():
+        env = {k: v for k, v in os.environ.items() if k != "SNNLEARN_BACKEND"}
+        if backend is not None:
+            env["SNNLEARN_BACKEND"] = backend
+        running[name] = subprocess.Popen(
+            [sys.executable, "-c", BLOCK_EXTENSION + textwrap.dedent(code)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    results = {}
+    for name, process in running.items():
+        stdout, stderr = process.communicate(timeout=180)
+        results[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return results
+
+
+def test_backend_c_without_the_extension_fails_at_first_use_with_a_clear_message(without_extension):
+    result = without_extension["c"]
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "imported"
@@ -147,23 +174,13 @@ def test_backend_c_without_the_extension_fails_at_first_use_with_a_clear_message
         assert words in message, message
 
 
-def test_without_the_extension_auto_runs_the_reference():
-    result = run_python("""
-        import torch, snnlearn
-        z, _ = snnlearn.LIF()(torch.ones(3, 2))
-        print(snnlearn.last_path(), snnlearn.c_available())
-    """, backend=None)
+def test_without_the_extension_auto_runs_the_reference(without_extension):
+    result = without_extension["auto"]
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["reference", "False"]
 
 
-def test_a_misspelt_backend_variable_fails_at_first_use_naming_it():
-    result = run_python("""
-        import torch, snnlearn
-        try:
-            snnlearn.LIF()(torch.ones(3, 2))
-        except ValueError as error:
-            print(error)
-    """, backend="fast")
+def test_a_misspelt_backend_variable_fails_at_first_use_naming_it(without_extension):
+    result = without_extension["fast"]
     assert result.returncode == 0, result.stderr
     assert "SNNLEARN_BACKEND must be one of" in result.stdout and "'fast'" in result.stdout
