@@ -217,13 +217,12 @@ def lif_step(
     Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
     """
     _check_input(x, "input")
-    fresh = state is None
-    state = lif_initial_state(x, p) if fresh else _check_state(
-        state, x, x.shape, "the input has shape")
+    if state is not None:
+        state = _check_state(state, x, x.shape, "the input has shape")
     if _choose(x, p, dt) == "reference":
-        return lif_feed_forward_step(x, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), state.v, state.i, p, dt,
-                                           owns_state=fresh)
+        return lif_feed_forward_step(x, lif_initial_state(x, p) if state is None else state, p, dt)
+    v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
+    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), v0, i0, p, dt)
     return z.squeeze(0), LIFFeedForwardState(v, i)
 
 
@@ -241,10 +240,12 @@ def lif_sequence(
     _check_input(xs, "input")
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
-    fresh = state is None
-    state = lif_initial_state(xs.new_empty(xs.shape[1:]), p) if fresh else _check_state(
-        state, xs, xs.shape[1:], "each time step of the input has shape")
+    if state is not None:
+        state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape")
     if _choose(xs, p, dt) == "reference":
+        if state is None:
+            state = lif_initial_state(xs.new_empty(xs.shape[1:]), p)
         return lif_feed_forward_sequence(xs, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(xs, state.v, state.i, p, dt, owns_state=fresh)
+    v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
+    z, v, i = _lif_autograd.lif_sequence_c(xs, v0, i0, p, dt)
     return z, LIFFeedForwardState(v, i)
