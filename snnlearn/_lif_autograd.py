@@ -21,8 +21,9 @@ __all__ = ["LIFSequenceFunction", "lif_sequence_c"]
 
 
 def _buffer(tensor: torch.Tensor):
-    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol."""
-    return tensor.detach().numpy()
+    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol (one
+    torch call for tensors without autograd history, the common case here)."""
+    return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
 
 
 def _scalars(p: LIFParameters, dt: float) -> dict:
@@ -40,10 +41,10 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
 
 def resting_state(like: torch.Tensor, shape, v_leak: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """A fresh state ``v = v_leak, i = 0`` of ``shape``, contiguous, in one allocation."""
-    state = like.new_empty((2,) + tuple(shape))
-    state[0].fill_(v_leak)
-    state[1].zero_()
-    return state[0], state[1]
+    v, i = like.new_zeros((2,) + tuple(shape)).unbind(0)
+    if v_leak != 0.0:
+        v.fill_(v_leak)
+    return v, i
 
 
 def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
