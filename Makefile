@@ -9,12 +9,14 @@ DEV    := $(VENV)/.dev-installed
 BOOK_FLAGS ?= -W -n --keep-going
 NBGRADER := cd exercises && ../$(BIN)/nbgrader
 
-.PHONY: help install book book-clean test bench \
+.PHONY: help install book book-clean test test-fast test-sanitize bench \
         assignments check-assignments collect autograde feedback export grade
 
 help:
 	@echo "make book    build the course site into _build/html (chapters executed)"
 	@echo "make test    run the test suite (builds the book once, on a scratch copy)"
+	@echo "make test-fast   library, C vs reference, API, doctests (under a minute)"
+	@echo "make test-sanitize   the C tests against an ASan+UBSan build of the extension"
 	@echo "make bench   print the LIF benchmark table"
 	@echo "make assignments | collect | autograde | feedback | export   (instructors)"
 
@@ -51,6 +53,31 @@ book-clean:
 
 test: $(DEV)
 	$(BIN)/python -m pytest
+
+# Day-to-day tier: everything not marked slow (no book build, no browser, no grading runs).
+test-fast: $(DEV)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+# The C extensions built with AddressSanitizer + UndefinedBehaviorSanitizer into a scratch
+# copy of the package, and the tests that drive the C code run against that copy. Python
+# itself is not instrumented, so the ASan runtime is preloaded; CPython's own allocations
+# are not leaks we own (detect_leaks=0). Any report aborts the test run; --capture=sys
+# leaves the C-level stderr alone, so the report is printed, not lost with the process.
+SANITIZE_DIR   ?= $(CURDIR)/_build/sanitize
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1
+SANITIZE_TESTS := tests/test_lif_c_vs_reference.py tests/test_lif_inputs.py tests/test_c_fuzz.py
+test-sanitize: $(DEV)
+	rm -rf $(SANITIZE_DIR) && mkdir -p $(SANITIZE_DIR)
+	cp -R setup.py pyproject.toml README.md snnlearn tests $(SANITIZE_DIR)/
+	find $(SANITIZE_DIR)/snnlearn -name '*.so' -delete
+	cd $(SANITIZE_DIR) && CFLAGS="$(SANITIZE_FLAGS)" LDFLAGS="$(SANITIZE_FLAGS)" \
+	  $(CURDIR)/$(BIN)/python setup.py -q build_ext --inplace
+	cd $(SANITIZE_DIR) && \
+	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SNNLEARN_EXPECT_SANITIZED=1 \
+	  $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider --capture=sys $(SANITIZE_TESTS)
 
 bench: $(COURSE)
 	$(BIN)/python benchmarks/bench_lif.py

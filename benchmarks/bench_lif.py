@@ -8,12 +8,17 @@ importable get one "not installed" line. Install them so they cannot change torc
 
     .venv/bin/pip install --no-deps norse==1.1.0 nir nirtorch snntorch && .venv/bin/pip install h5py
 
+Then the same calls "interleaved", as a user meets them: each one timed right after other
+PyTorch work (a Norse ``LIF`` call on another input; a linear layer without Norse), the
+median of many such runs, in microseconds per call. Caches are cold and the allocator has
+just been used by someone else, so the Python side and fresh buffers count more here.
+
 It also measures copy bandwidth and prints the medium forward as a fraction of the limit
 (8 bytes per neuron-step: read x, write z), and re-runs the C path in a child process with
 THP_MEM_ALLOC_ENABLE=1 (PyTorch's huge-page allocator) for comparison.
 
 Never asserts on time: this is a measuring script, not a test.
-    python benchmarks/bench_lif.py [--sizes small,medium,large] [--quick]
+    python benchmarks/bench_lif.py [--sizes small,medium,large] [--quick] [--no-interleaved]
 """
 
 from __future__ import annotations
@@ -143,6 +148,92 @@ def copy_bandwidth_gbs(megabytes: int = 512) -> float:
     return 2 * src.numel() * 4 / seconds / 1e9
 
 
+# ---- interleaved: each call right after other PyTorch work --------------------------------
+
+def other_work(shape, backward: bool) -> Callable[[], None]:
+    """What runs before each timed call, as in a user's network: a Norse ``LIF`` call on
+    another input of the same shape (forward, or forward + backward), or, without Norse,
+    a linear layer over it. It evicts caches and churns PyTorch's allocator."""
+    torch.manual_seed(1)
+    xs = torch.rand(shape) * 0.6
+    try:
+        import norse.torch as norse
+
+        layer = norse.LIF(dt=DT)
+    except ImportError:
+        linear = torch.nn.Linear(shape[-1], shape[-1])
+        layer = lambda x: (torch.relu(linear(x)),)  # noqa: E731
+    if backward:
+        xs.requires_grad_()
+
+        def work():
+            xs.grad = None
+            layer(xs)[0].sum().backward()
+    else:
+        def work():
+            with torch.no_grad():
+                layer(xs)
+    return work
+
+
+def interleaved_median(run: Callable, shape, backward: bool, runs: int) -> float:
+    """Median seconds of ``runs`` calls, each one timed right after ``other_work``."""
+    torch.manual_seed(0)
+    xs = torch.rand(shape) * 0.6
+    if backward:
+        xs.requires_grad_()
+
+        def once():
+            xs.grad = None
+            run(xs).sum().backward()
+    else:
+        def once():
+            with torch.no_grad():
+                run(xs)
+    work = other_work(shape, backward)
+    once(), work()  # warm-up
+    times = []
+    for _ in range(runs):
+        work()
+        start = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def interleaved_table(mode: str, sizes, names, runs: int) -> None:
+    print(f"\n## {mode}, interleaved (each call right after a Norse LIF call or other PyTorch "
+          f"work; median of {runs}): microseconds per call (lower is better)\n")
+    print(f"| {'implementation':<30} |" + "".join(
+        f" {s + ' ' + 'x'.join(map(str, SIZES[s])):>20} |" for s in sizes))
+    print("|" + "-" * 32 + "|" + "".join("-" * 22 + "|" for _ in sizes))
+    times: Dict[str, Dict[str, float]] = {}
+    for name in names:
+        try:
+            run = IMPLEMENTATIONS[name]()
+        except ImportError as error:
+            print(f"| {name:<30} | not installed ({error.name})")
+            continue
+        times[name] = {}
+        cells = []
+        for size in sizes:
+            try:
+                seconds = interleaved_median(run, SIZES[size], mode != "forward", runs)
+                times[name][size] = seconds
+                cells.append(f"{seconds * 1e6:>20,.0f}")
+            except Exception as error:  # a peer failing must not stop the table
+                cells.append(f"{'failed: ' + type(error).__name__:>20}")
+        print(f"| {name:<30} |" + "".join(f" {c} |" for c in cells), flush=True)
+    ours = times.get("snnlearn C (LIF)", {})
+    for peer in (REFERENCE, NORSE):
+        if peer in times:
+            ratios = [times[peer][s] / ours[s] if s in ours and s in times[peer] else None
+                      for s in sizes]
+            print(f"| {'C speed-up vs ' + peer:<30} |"
+                  + "".join(f" {('%.1f×' % r) if r else '—':>20} |" for r in ratios))
+
+
 # ---- report ------------------------------------------------------------------------------
 
 def table(mode: str, sizes, names, min_total: float) -> Dict[str, Dict[str, Optional[float]]]:
@@ -186,6 +277,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default=None, help="comma-separated implementation names")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     parser.add_argument("--no-thp", action="store_true", help="skip the huge-page re-run")
+    parser.add_argument("--no-interleaved", action="store_true",
+                        help="skip the interleaved tables (each call after other PyTorch work)")
     args = parser.parse_args(argv)
     sizes = args.sizes.split(",")
     names = args.only.split(",") if args.only else list(IMPLEMENTATIONS)
@@ -196,6 +289,12 @@ def main(argv=None) -> None:
           f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}")
     forward = table("forward", sizes, names, min_total)
     table("forward + backward", sizes, names, min_total)
+    if not args.no_interleaved:
+        runs = 21 if args.quick else 101
+        interleaved_sizes = [s for s in sizes if s != "large"]  # large: the warm table says it
+        fast_names = [n for n in names if n != "torch.compile(reference step)"]
+        for mode in ("forward", "forward + backward"):
+            interleaved_table(mode, interleaved_sizes, fast_names, runs)
 
     if "medium" in sizes and forward.get("snnlearn C (LIF)", {}).get("medium"):
         bandwidth = copy_bandwidth_gbs()

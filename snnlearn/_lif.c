@@ -132,6 +132,7 @@ typedef struct {
     PyObject *obj;
     int writable;
     Py_ssize_t length; /* expected number of elements */
+    int optional;      /* 1: None is allowed (the kernel then gets NULL) */
     Py_buffer view;
     int acquired;
 } buffer_arg;
@@ -160,14 +161,24 @@ static void release_all(buffer_arg *args, int count)
 }
 
 /* Acquire every buffer, check kind, length and writability, and that no output overlaps
- * another argument. Returns the common kind ('f' or 'd') or 0 with an exception set. */
+ * another argument. Only an argument marked optional may be None (the kernel then gets
+ * NULL); anything else must export a buffer. Returns the common kind ('f' or 'd') or 0
+ * with an exception set and nothing held. */
 static char acquire_all(buffer_arg *args, int count)
 {
     char kind = 0;
+    for (int k = 0; k < count; k++)
+        args[k].acquired = 0;
     for (int k = 0; k < count; k++) {
         buffer_arg *arg = &args[k];
-        if (arg->obj == NULL || arg->obj == Py_None)
+        if (arg->obj == Py_None && arg->optional)
             continue;
+        if (arg->obj == NULL || !PyObject_CheckBuffer(arg->obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s must be a float32 or float64 buffer (e.g. tensor.numpy()), got %.100s",
+                         arg->name, arg->obj ? Py_TYPE(arg->obj)->tp_name : "nothing");
+            goto fail;
+        }
         int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (arg->writable ? PyBUF_WRITABLE : 0);
         if (PyObject_GetBuffer(arg->obj, &arg->view, flags) < 0) {
             PyErr_Clear();
@@ -238,6 +249,12 @@ static int check_shape(Py_ssize_t steps, Py_ssize_t n, Py_ssize_t *total)
 /* Length of a state buffer without holding it (so lengths can be checked together). */
 static Py_ssize_t element_count(PyObject *obj, const char *name)
 {
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be a float32 or float64 buffer (e.g. tensor.numpy()), got %.100s",
+                     name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
     Py_buffer view;
     if (PyObject_GetBuffer(obj, &view, PyBUF_ND | PyBUF_FORMAT) < 0) {
         PyErr_Clear();
@@ -288,7 +305,7 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     buffer_arg bufs[] = {
         {"x", x, 0, total}, {"v", v, 1, n}, {"i", i, 1, n}, {"z", z, 1, total},
-        {"v_pre", v_pre, 1, total},
+        {"v_pre", v_pre, 1, total, 1},
     };
     const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
     char kind = acquire_all(bufs, count);

@@ -8,7 +8,7 @@ again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -21,8 +21,9 @@ __all__ = ["LIFSequenceFunction", "lif_sequence_c"]
 
 
 def _buffer(tensor: torch.Tensor):
-    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol."""
-    return tensor.detach().numpy()
+    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol (one
+    torch call for tensors without autograd history, the common case here)."""
+    return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
 
 
 def _scalars(p: LIFParameters, dt: float) -> dict:
@@ -38,11 +39,19 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     )
 
 
+def resting_state(like: torch.Tensor, shape, v_leak: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A fresh state ``v = v_leak, i = 0`` of ``shape``, contiguous, in one allocation."""
+    v, i = like.new_zeros((2,) + tuple(shape)).unbind(0)
+    if v_leak != 0.0:
+        v.fill_(v_leak)
+    return v, i
+
+
 def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
     """Run the C forward kernel; ``v`` and ``i`` (contiguous, owned) are overwritten with
     the final state. Returns ``(z, v_pre or None)``."""
-    z = torch.empty_like(xs)
-    v_pre = torch.empty_like(xs) if keep_v_pre else None
+    z = torch.empty_like(xs, memory_format=torch.contiguous_format)
+    v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
         _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
         None if v_pre is None else _buffer(v_pre),
@@ -55,52 +64,69 @@ class LIFSequenceFunction(torch.autograd.Function):
     """Fused LIF over a whole sequence: ``(xs, v0, i0) -> (z, v_T, i_T)``.
 
     Forward runs all ``T`` steps in one C call; backward runs BPTT over all ``T`` steps in
-    one C call, using only the pre-reset voltages kept from the forward pass.
+    one C call, using only the pre-reset voltages kept from the forward pass. ``v0`` and
+    ``i0`` may both be ``None``: a resting state, made here in one allocation (no copy).
     """
 
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
         xs = xs.contiguous()
-        v = v0.detach().clone(memory_format=torch.contiguous_format)
-        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        if v0 is None:
+            v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
+        else:
+            v = v0.detach().clone(memory_format=torch.contiguous_format)
+            i = i0.detach().clone(memory_format=torch.contiguous_format)
         needs_grad = any(ctx.needs_input_grad[:3])
         scalars = _scalars(p, dt)
         z, v_pre = _forward_c(xs, v, i, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
             ctx.scalars = dict(scalars, alpha=float(p.alpha))
+        ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
         return z, v, i
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_z, grad_v, grad_i):
         (v_pre,) = saved_tensors_or_explain(ctx)
-        grad_z = grad_z.contiguous()
-        grad_v0 = grad_v.clone(memory_format=torch.contiguous_format)
-        grad_i0 = grad_i.clone(memory_format=torch.contiguous_format)
+        # gradients of the final state, copied into one buffer the kernel overwrites with
+        # those of the initial state (zeros where an output was not used)
+        grad_state = v_pre.new_empty((2,) + tuple(v_pre.shape[1:]))
+        for k, grad in enumerate((grad_v, grad_i)):
+            if grad is None:
+                grad_state[k].zero_()
+            else:
+                grad_state[k].copy_(grad)
+        grad_z = torch.zeros_like(v_pre) if grad_z is None else grad_z.contiguous()
         grad_x = torch.empty_like(v_pre)
         _lif.backward(
-            _buffer(grad_z), _buffer(v_pre), _buffer(grad_v0), _buffer(grad_i0), _buffer(grad_x),
-            steps=v_pre.shape[0], **ctx.scalars,
+            _buffer(grad_z), _buffer(v_pre), _buffer(grad_state[0]), _buffer(grad_state[1]),
+            _buffer(grad_x), steps=v_pre.shape[0], **ctx.scalars,
         )
-        return grad_x, grad_v0, grad_i0, None, None
+        wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
+                grad_state[1] if wants[2] else None, None, None)
 
 
 def lif_sequence_c(
-    xs: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, p: LIFParameters, dt: float,
-    owns_state: bool = False,
+    xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
+    p: LIFParameters, dt: float,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spikes ``(T, ...)`` and final ``(v, i)`` from the fused C kernel (checked inputs).
 
-    With nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
+    ``v0 = i0 = None`` starts from rest (``v = v_leak``, ``i = 0``), made in one allocation
+    that the kernel then updates in place. A state passed in is never written to. With
+    nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
     the kernel runs without an autograd node and keeps no pre-reset voltages.
-    ``owns_state=True`` says ``v0`` and ``i0`` are fresh contiguous tensors of this call
-    (a resting state it just made), which the kernel may then update in place.
     """
-    if torch.is_grad_enabled() and (xs.requires_grad or v0.requires_grad or i0.requires_grad):
+    fresh = v0 is None
+    if torch.is_grad_enabled() and (xs.requires_grad or (
+            not fresh and (v0.requires_grad or i0.requires_grad))):
         return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
-    if not owns_state:
-        v0 = v0.clone(memory_format=torch.contiguous_format)
-        i0 = i0.clone(memory_format=torch.contiguous_format)
-    z, _ = _forward_c(xs.contiguous(), v0, i0, p.v_leak, _scalars(p, dt), keep_v_pre=False)
-    return z, v0, i0
+    if fresh:
+        v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
+    else:
+        v = v0.clone(memory_format=torch.contiguous_format)
+        i = i0.clone(memory_format=torch.contiguous_format)
+    z, _ = _forward_c(xs.contiguous(), v, i, p.v_leak, _scalars(p, dt), keep_v_pre=False)
+    return z, v, i

@@ -17,13 +17,22 @@ The switch is public, for teaching and testing:
 >>> snnlearn.last_path() == ("c" if snnlearn.c_available() else "reference")
 True
 
-The environment variable ``SNNLEARN_BACKEND`` (``auto``, ``c`` or ``reference``) sets the
-starting value.
+``use_backend`` and ``last_path`` hold per thread and per asyncio task (they live in
+:mod:`contextvars`): a ``with use_backend(...)`` block in one thread never changes what
+another thread runs, and ``last_path()`` reports the calls of the thread or task asking.
+``set_backend`` changes the process-wide default, which every thread and task uses outside
+a ``use_backend`` block.
+
+The environment variable ``SNNLEARN_BACKEND`` (``auto``, ``c`` or ``reference``) sets that
+default. It is checked at the first LIF call (or ``get_backend()``), not at import: with
+``SNNLEARN_BACKEND=c`` and no compiled extension, ``import snnlearn`` works and the first
+call raises a ``RuntimeError`` that says what is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from typing import Iterator, Optional, Tuple
 
@@ -60,8 +69,14 @@ __all__ = [
 BACKENDS = ("auto", "c", "reference")
 C_DTYPES = (torch.float32, torch.float64)
 
-_backend = "auto"
-_last_path: Optional[str] = None
+# The process-wide default: None until the first use reads SNNLEARN_BACKEND (read at
+# import, checked at first use so that a bad value cannot break `import snnlearn`).
+_default: Optional[str] = None
+_env_backend = os.environ.get("SNNLEARN_BACKEND") or None
+# Per thread and per asyncio task: the choice of the innermost `use_backend` block (None
+# outside any), and which implementation ran the most recent LIF call.
+_block_backend: contextvars.ContextVar = contextvars.ContextVar("snnlearn_backend", default=None)
+_last_path: contextvars.ContextVar = contextvars.ContextVar("snnlearn_last_path", default=None)
 
 
 def c_available() -> bool:
@@ -69,39 +84,57 @@ def c_available() -> bool:
     return _lif_autograd is not None
 
 
+def _checked(name: str, source: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"{source} must be one of {BACKENDS}, got {name!r}")
+    if name == "c" and not c_available():
+        raise RuntimeError(
+            f"{source} asks for the C kernels but the extension snnlearn._lif is not built "
+            f"({_IMPORT_ERROR}); build it with `pip install -e .` (see README.md) or choose "
+            "'auto' or 'reference'"
+        )
+    return name
+
+
+def _process_default() -> str:
+    global _default
+    if _default is None:
+        _default = "auto" if _env_backend is None else _checked(
+            _env_backend, "the environment variable SNNLEARN_BACKEND")
+    return _default
+
+
 def get_backend() -> str:
-    """The current choice: ``"auto"``, ``"c"`` or ``"reference"``."""
-    return _backend
+    """The current choice in this thread or task: ``"auto"``, ``"c"`` or ``"reference"``."""
+    return _block_backend.get() or _process_default()
 
 
 def set_backend(name: str) -> None:
-    """Choose the implementation of LIF steps from now on.
+    """Choose the implementation of LIF steps from now on, for the whole process.
 
     ``"c"`` insists on the C kernels and raises where they cannot run; ``"reference"``
-    always uses the PyTorch reference; ``"auto"`` picks C where it can.
+    always uses the PyTorch reference; ``"auto"`` picks C where it can. Inside a
+    ``use_backend`` block the block's choice still wins until the block ends.
     """
-    global _backend
-    if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
-    if name == "c" and not c_available():
-        raise RuntimeError(f"the C extension snnlearn._lif is not built: {_IMPORT_ERROR}")
-    _backend = name
+    global _default
+    _default = _checked(name, "backend")
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    """Use ``name`` inside a ``with`` block, then restore the previous choice."""
-    previous = _backend
-    set_backend(name)
+    """Use ``name`` inside a ``with`` block, in this thread or asyncio task only, then
+    restore the previous choice."""
+    token = _block_backend.set(_checked(name, "backend"))
     try:
         yield
     finally:
-        set_backend(previous)
+        _block_backend.reset(token)
 
 
 def last_path() -> Optional[str]:
-    """Which implementation ran the most recent LIF call: ``"c"`` or ``"reference"``."""
-    return _last_path
+    """Which implementation ran the most recent LIF call of this thread or asyncio task:
+    ``"c"`` or ``"reference"`` (``None`` before any)."""
+    return _last_path.get()
 
 
 def _is_number(value) -> bool:
@@ -136,15 +169,15 @@ def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
 
 
 def _choose(x: torch.Tensor, p: LIFParameters, dt) -> str:
-    global _last_path
-    if _backend == "reference":
+    backend = _block_backend.get() or _default or _process_default()
+    if backend == "reference":
         path = "reference"
     else:
         reason = why_not_c(x, p, dt)
-        if reason is not None and _backend == "c":
+        if reason is not None and backend == "c":
             raise ValueError(f"backend 'c' was requested but {reason}")
         path = "reference" if reason else "c"
-    _last_path = path
+    _last_path.set(path)
     return path
 
 
@@ -190,13 +223,12 @@ def lif_step(
     Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
     """
     _check_input(x, "input")
-    fresh = state is None
-    state = lif_initial_state(x, p) if fresh else _check_state(
-        state, x, x.shape, "the input has shape")
+    if state is not None:
+        state = _check_state(state, x, x.shape, "the input has shape")
     if _choose(x, p, dt) == "reference":
-        return lif_feed_forward_step(x, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), state.v, state.i, p, dt,
-                                           owns_state=fresh)
+        return lif_feed_forward_step(x, lif_initial_state(x, p) if state is None else state, p, dt)
+    v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
+    z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), v0, i0, p, dt)
     return z.squeeze(0), LIFFeedForwardState(v, i)
 
 
@@ -214,15 +246,12 @@ def lif_sequence(
     _check_input(xs, "input")
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
-    fresh = state is None
-    state = lif_initial_state(xs.new_empty(xs.shape[1:]), p) if fresh else _check_state(
-        state, xs, xs.shape[1:], "each time step of the input has shape")
+    if state is not None:
+        state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape")
     if _choose(xs, p, dt) == "reference":
+        if state is None:
+            state = lif_initial_state(xs.new_empty(xs.shape[1:]), p)
         return lif_feed_forward_sequence(xs, state, p, dt)
-    z, v, i = _lif_autograd.lif_sequence_c(xs, state.v, state.i, p, dt, owns_state=fresh)
+    v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
+    z, v, i = _lif_autograd.lif_sequence_c(xs, v0, i0, p, dt)
     return z, LIFFeedForwardState(v, i)
-
-
-_env_backend = os.environ.get("SNNLEARN_BACKEND")
-if _env_backend:
-    set_backend(_env_backend)

@@ -1,4 +1,6 @@
-"""Shared fixtures: the repository root and one book build per test session."""
+"""Shared fixtures (the repository root, one book build per test session) and the test
+tiers: a test is ``slow`` when it is marked so, when it uses the built book, or when its
+module is listed in SLOW_MODULES; ``make test-fast`` runs ``-m "not slow"``."""
 
 from __future__ import annotations
 
@@ -9,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT
+
 BIN = Path(sys.executable).parent
+
+# Whole modules of the slow tier (they run nbgrader, Chromium or Docker tooling).
+SLOW_MODULES = {
+    "test_exercises.py": "grades scratch courses with nbgrader",
+    "test_site_browser.py": "drives Chromium over the built site",
+    "test_binder.py": "asks repo2docker for the Binder image",
+}
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +51,12 @@ def built_book(tmp_path_factory) -> Path:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
         pytest.fail(f"the book build failed (rc={result.returncode}); log {log}:\n{tail}")
     return out / "_build" / "html"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "built_book" in getattr(item, "fixturenames", ()) or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header(config):

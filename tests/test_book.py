@@ -6,62 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["book/01_pytorch_basics", "book/02_spiking_neurons", "book/03_training_snns",
-            "book/appendix_c_kernels"]
-REPOSITORY = "snnlearn/snnlearn"
-
-
-def toc_pages() -> list:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
-    return pages
+from paths import EXERCISES, course_chapters, toc_pages
 
 
 def soup(html_root: Path, page: str) -> BeautifulSoup:
     return BeautifulSoup((html_root / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
 
 
-def test_toc_lists_every_chapter_and_the_config_is_safe():
-    pages = toc_pages()
-    for chapter in CHAPTERS + ["book/instructor_guide", "book/api"]:
-        assert chapter in pages
-    for page in pages:
-        assert (ROOT / f"{page}.md").is_file(), page
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["only_build_toc_files"] is True
-    excluded = " ".join(config["exclude_patterns"])
-    for folder in ("exercises", "tests", ".*"):
-        assert folder in excluded
-    assert config["repository"]["url"] == f"https://github.com/{REPOSITORY}"
-    assert config["launch_buttons"]["thebe"] is True and config["launch_buttons"]["binderhub_url"]
-    assert config["sphinx"]["config"]["nb_execution_raise_on_error"] is True
-
-
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_chapters_are_executable_myst_notebooks(page):
-    text = (ROOT / f"{page}.md").read_text()
-    assert "format_name: myst" in text, "plain-markdown Jupytext files are silently not executed"
-    assert "```{code-cell}" in text
-    if page != "book/01_pytorch_basics":  # plain PyTorch before any neuron
-        assert "import snnlearn" in text or "from snnlearn" in text
-
-
-def test_every_toc_page_is_built(built_book):
-    for page in toc_pages():
-        assert (built_book / f"{page}.html").is_file(), f"{page}.html missing"
-    assert (built_book / "index.html").is_file()
-
-
 def exercise_blocks(begin: str, end: str) -> list:
     """The distinctive lines (40+ characters) of each begin/end block of the exercises."""
     blocks = []
-    for source in sorted((ROOT / "exercises" / "source").glob("*/*.md")):
+    for source in sorted((EXERCISES / "source").glob("*/*.md")):
         text = source.read_text(encoding="utf-8")
         for block in re.findall(f"{begin}\\n(.*?){end}", text, re.S):
             lines = {line.strip() for line in block.splitlines() if len(line.strip()) >= 40}
@@ -88,7 +45,7 @@ def test_nothing_private_is_published(built_book):
             assert "BEGIN HIDDEN TESTS" not in text and "### BEGIN SOLUTION" not in text, html
 
 
-@pytest.mark.parametrize("page", CHAPTERS)
+@pytest.mark.parametrize("page", course_chapters())
 def test_chapter_has_figures_and_no_errors(built_book, page):
     document = soup(built_book, page)
     outputs = document.select("div.cell_output")
@@ -99,16 +56,6 @@ def test_chapter_has_figures_and_no_errors(built_book, page):
         text = output.get_text()
         assert "Traceback" not in text, f"{page} shows a traceback:\n{text[:500]}"
         assert not output.select(".output.traceback, .output.error"), f"{page} has an error output"
-
-
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_chapter_has_binder_and_live_code_buttons(built_book, page):
-    document = soup(built_book, page)
-    binder = [a["href"] for a in document.find_all("a", href=True) if "mybinder.org" in a["href"]]
-    assert binder, "no Binder button"
-    assert any(f"/v2/gh/{REPOSITORY}/" in href and f"{page}.md" in href for href in binder), binder
-    assert document.select("button.btn-launch-thebe"), "no Live Code (Thebe) button"
-    assert f"https://github.com/{REPOSITORY}" in str(document)
 
 
 def test_landing_page_links_every_chapter(built_book):

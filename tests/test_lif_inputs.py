@@ -220,11 +220,39 @@ class TestCModuleArguments:
         with pytest.raises(ValueError, match="steps must be >= 0"):
             self.call(self.buffers(), steps=-1)
 
-    def test_not_a_buffer(self):
+    @pytest.mark.parametrize("position", range(5))
+    @pytest.mark.parametrize("bad", [None, [1.0] * 24, "x", 3.0])
+    def test_not_a_buffer(self, position, bad):
+        """Each buffer argument refused by name (None used to reach the loops: a crash);
+        only v_pre may be None."""
         b = self.buffers()
-        b[0] = [1.0] * 24
-        with pytest.raises(ValueError, match="x must be"):
+        if bad is None and position == 4:
+            self.call(b[:4] + [None])
+            return
+        name = ["x", "v", "i", "z", "v_pre"][position]
+        b[position] = bad
+        with pytest.raises(TypeError, match=f"^{name} must be a float32 or float64 buffer"):
             self.call(b)
+
+    @pytest.mark.parametrize("position", range(5))
+    def test_backward_refuses_none_buffers(self, position):
+        n, t = self.n, self.steps
+        b = [np.ones(t * n), np.ones(t * n), np.zeros(n), np.zeros(n), np.empty(t * n)]
+        b[position] = None
+        name = ["grad_z", "v_pre", "grad_v", "grad_i", "grad_x"][position]
+        with pytest.raises((TypeError, ValueError), match=name):
+            self.lif.backward(*b, steps=t, dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0,
+                              v_th=1.0, v_reset=0.0, alpha=100.0, threads=1)
+
+    @pytest.mark.parametrize("threads, error", [(0, ValueError), (-3, ValueError),
+                                                (2**31, OverflowError), (1.5, TypeError)])
+    def test_bad_thread_counts(self, threads, error):
+        with pytest.raises(error):
+            self.call(self.buffers(), threads=threads)
+
+    def test_huge_steps_overflow(self):
+        with pytest.raises(OverflowError):
+            self.call(self.buffers(), steps=2**62)
 
     def test_backward_requires_v_pre(self):
         n, t = self.n, self.steps

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
-import yaml
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import load_yaml, toc_pages
+
 LINK_ATTRIBUTES = ("href", "src", "xlink:href", "poster", "data", "action")
 # Theme template fragments copied to _static verbatim (Jinja macros, never linked).
 NOT_PAGES = ("_static/",)
 
 
 def published_baseurl() -> str:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text()) or {}
+    config = load_yaml("_config.yml")
     baseurl = (config.get("html") or {}).get("baseurl") or "https://example.invalid/"
     return baseurl if baseurl.endswith("/") else baseurl + "/"
 
@@ -174,14 +174,11 @@ def test_no_broken_internal_links_or_anchors(built_book):
 
 
 def test_every_toc_page_is_built(built_book):
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + re.findall(r"^\s*-?\s*file:\s*(\S+)", (ROOT / "_toc.yml").read_text(),
-                                        re.M)
-    missing = [f for f in files
-               if not (Path(built_book) / (re.sub(r"\.(md|ipynb)$", "", f) + ".html")).is_file()]
+    pages = toc_pages()
+    missing = [page for page in pages if not (Path(built_book) / f"{page}.html").is_file()]
     assert not missing, f"TOC pages without HTML in the build: {missing}"
     index = (Path(built_book) / "index.html").read_text()
-    assert re.search(r'url=%s\.html' % re.escape(toc["root"]), index), \
+    assert re.search(r'url=%s\.html' % re.escape(pages[0]), index), \
         "index.html does not redirect to the root page of _toc.yml"
 
 
