@@ -11,22 +11,19 @@ copied the solutions would, and requires every check to pass.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import jupytext
-import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT, course_chapters
+
 SOLUTION = re.compile(r"\{dropdown\}\s*Solution.*?```python\n(.*?)```", re.S)
 
 
 def chapters_with_exercises():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    return [p for p in pages if SOLUTION.search((ROOT / f"{p}.md").read_text(encoding="utf-8"))]
+    return [page for page in course_chapters()
+            if SOLUTION.search((ROOT / f"{page}.md").read_text(encoding="utf-8"))]
 
 
 def is_check(cell) -> bool:
