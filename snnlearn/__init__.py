@@ -39,6 +39,10 @@ from .module import (
     SequentialState,
 )
 from .state import detach_state
+from .functional import delta_encode, spike_latency_encode, spike_latency_lif_encode
+from .functional import first_spike_time, max_membrane, spike_count
+from .module import DeltaEncoder, SpikeLatencyEncoder, SpikeLatencyLIFEncoder
+from .module import FirstSpikeTime, MaxMembrane, SpikeCount
 
 __version__ = "0.1.0"
 
@@ -50,4 +54,10 @@ __all__ = [
     "constant_current_lif_encode", "poisson_encode", "detach_state",
     "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
     "functional",
+]
+__all__ += [
+    "DeltaEncoder", "SpikeLatencyEncoder", "SpikeLatencyLIFEncoder",
+    "FirstSpikeTime", "MaxMembrane", "SpikeCount",
+    "delta_encode", "spike_latency_encode", "spike_latency_lif_encode",
+    "first_spike_time", "max_membrane", "spike_count",
 ]
