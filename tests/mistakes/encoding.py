@@ -42,6 +42,13 @@ MISTAKES = {
         caught_by="delta_ramp",
         feedback="a rising signal must send ON events (channel 0)",
     ),
+    "delta_calls_snnlearn": dict(
+        cell="delta_encode",
+        source=("def delta_encode(signal, threshold):\n"
+                "    return snnlearn.delta_encode(signal, threshold)\n"),
+        caught_by="encoders_no_snnlearn",
+        feedback="without calling snnlearn's",
+    ),
     "first_spike_never_is_zero": dict(
         cell="readouts",
         edits=[("    return torch.where(spiked, first, torch.full_like(first, float(spikes.shape[0])))",
