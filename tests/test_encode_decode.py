@@ -215,6 +215,8 @@ def test_first_spike_time_of_integer_spikes():
     (lambda: spike_latency_encode(torch.tensor(1.0)), "input_spikes"),
     (lambda: spike_latency_lif_encode([1.0], 10), "input_current"),
     (lambda: spike_latency_lif_encode(torch.ones(2), -1), "seq_length"),
+    (lambda: spike_latency_lif_encode(torch.ones(2), 2.5), "seq_length"),
+    (lambda: snnlearn.poisson_encode(torch.ones(2), "10"), "seq_length"),
     (lambda: delta_encode(torch.ones(3), 0.0), "threshold"),
     (lambda: delta_encode(torch.ones(3), -1), "threshold"),
     (lambda: delta_encode(torch.ones(3, dtype=torch.long), 0.1), "input_sequence"),

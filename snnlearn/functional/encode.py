@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Optional
 
 import torch
@@ -18,6 +19,20 @@ __all__ = [
 ]
 
 
+def _check_seq_length(seq_length) -> int:
+    """``seq_length`` as an ``int`` >= 0, or a clear error naming it."""
+    if isinstance(seq_length, bool):
+        raise TypeError(f"seq_length must be an int, got {seq_length!r}")
+    try:
+        seq_length = operator.index(seq_length)
+    except TypeError:
+        raise TypeError(
+            f"seq_length must be an int, got {type(seq_length).__name__} {seq_length!r}") from None
+    if seq_length < 0:
+        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    return seq_length
+
+
 def constant_current_lif_encode(
     input_current: torch.Tensor,
     seq_length: int,
@@ -32,8 +47,7 @@ def constant_current_lif_encode(
     >>> constant_current_lif_encode(torch.tensor([0.0, 2.0]), 20).sum(0)
     tensor([0., 2.])
     """
-    if seq_length < 0:
-        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    seq_length = _check_seq_length(seq_length)
     v = torch.zeros_like(input_current)
     spikes = []
     for _ in range(seq_length):
@@ -61,8 +75,7 @@ def poisson_encode(
     >>> poisson_encode(torch.tensor([0.0, 1.0]), 1000, generator=g).mean(0)
     tensor([0.0000, 0.1090])
     """
-    if seq_length < 0:
-        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    seq_length = _check_seq_length(seq_length)
     noise = torch.rand(
         seq_length, *input_values.shape, device=input_values.device, generator=generator
     )
