@@ -49,6 +49,10 @@ from .energy import (
 )
 from .nir_io import from_nir, to_nir  # needs the optional extra snnlearn[nir] when called
 from .state import detach_state
+from .functional import delta_encode, spike_latency_encode, spike_latency_lif_encode
+from .functional import first_spike_time, max_membrane, spike_count
+from .module import DeltaEncoder, SpikeLatencyEncoder, SpikeLatencyLIFEncoder
+from .module import FirstSpikeTime, MaxMembrane, SpikeCount
 
 __version__ = "0.1.0"
 
@@ -62,4 +66,10 @@ __all__ = [
     "count_synops", "count_macs", "SynOpCounter", "OpCount", "activity_penalty",
     "spike_accumulator", "voltage_accumulator",
     "functional", "energy", "to_nir", "from_nir",
+]
+__all__ += [
+    "DeltaEncoder", "SpikeLatencyEncoder", "SpikeLatencyLIFEncoder",
+    "FirstSpikeTime", "MaxMembrane", "SpikeCount",
+    "delta_encode", "spike_latency_encode", "spike_latency_lif_encode",
+    "first_spike_time", "max_membrane", "spike_count",
 ]

@@ -5,6 +5,8 @@ tested against it.
 """
 
 from .encode import constant_current_lif_encode, poisson_encode
+from .encode import delta_encode, spike_latency_encode, spike_latency_lif_encode
+from .decode import first_spike_time, max_membrane, spike_count
 from .leaky_integrator import LIParameters, LIState, li_feed_forward_step, li_initial_state
 from .lif import (
     LIFFeedForwardState,
@@ -42,3 +44,5 @@ __all__ = [
     "constant_current_lif_encode",
     "poisson_encode",
 ]
+__all__ += ["delta_encode", "spike_latency_encode", "spike_latency_lif_encode",
+            "first_spike_time", "max_membrane", "spike_count"]

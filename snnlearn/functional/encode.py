@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Optional
 
 import torch
@@ -9,7 +10,27 @@ import torch
 from .lif import LIFParameters
 from .threshold import threshold
 
-__all__ = ["constant_current_lif_encode", "poisson_encode"]
+__all__ = [
+    "constant_current_lif_encode",
+    "delta_encode",
+    "poisson_encode",
+    "spike_latency_encode",
+    "spike_latency_lif_encode",
+]
+
+
+def _check_seq_length(seq_length) -> int:
+    """``seq_length`` as an ``int`` >= 0, or a clear error naming it."""
+    if isinstance(seq_length, bool):
+        raise TypeError(f"seq_length must be an int, got {seq_length!r}")
+    try:
+        seq_length = operator.index(seq_length)
+    except TypeError:
+        raise TypeError(
+            f"seq_length must be an int, got {type(seq_length).__name__} {seq_length!r}") from None
+    if seq_length < 0:
+        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    return seq_length
 
 
 def constant_current_lif_encode(
@@ -26,8 +47,7 @@ def constant_current_lif_encode(
     >>> constant_current_lif_encode(torch.tensor([0.0, 2.0]), 20).sum(0)
     tensor([0., 2.])
     """
-    if seq_length < 0:
-        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    seq_length = _check_seq_length(seq_length)
     v = torch.zeros_like(input_current)
     spikes = []
     for _ in range(seq_length):
@@ -55,11 +75,123 @@ def poisson_encode(
     >>> poisson_encode(torch.tensor([0.0, 1.0]), 1000, generator=g).mean(0)
     tensor([0.0000, 0.1090])
     """
-    if seq_length < 0:
-        raise ValueError(f"seq_length must be >= 0, got {seq_length}")
+    seq_length = _check_seq_length(seq_length)
     noise = torch.rand(
         seq_length, *input_values.shape, device=input_values.device, generator=generator
     )
     return (noise < f_max * dt * input_values).to(
         input_values.dtype if input_values.is_floating_point() else torch.float32
     )
+
+
+def _check_tensor(value, name: str, min_dim: int = 0) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimension(s) (time first), "
+            f"got shape {tuple(value.shape)}")
+
+
+def spike_latency_encode(input_spikes: torch.Tensor) -> torch.Tensor:
+    """Keep only the first spike of every neuron in a time-first spike train.
+
+    With ``n_t = sum_{s <= t} z_s`` the number of spikes up to step ``t``, the output is
+    ``z_t * [n_t == 1]``: each neuron keeps its first spike and drops all later ones, so the
+    information left is *when* it first spiked (a time-to-first-spike or latency code, Van
+    Rullen & Thorpe 2001). Same as Norse's ``spike_latency_encode``; gradients pass to the
+    kept spikes.
+
+    >>> spike_latency_encode(torch.tensor([[0., 1., 1.], [1., 1., 1.], [1., 0., 1.]]))
+    tensor([[0., 1., 1.],
+            [1., 0., 0.],
+            [0., 0., 0.]])
+    """
+    _check_tensor(input_spikes, "input_spikes", min_dim=1)
+    spiked = (input_spikes != 0).to(torch.int64)
+    first = (spiked.cumsum(0) == 1) & (spiked == 1)
+    return input_spikes * first.to(input_spikes.dtype)
+
+
+def spike_latency_lif_encode(
+    input_current: torch.Tensor,
+    seq_length: int,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> torch.Tensor:
+    """Latency code: a LIF membrane driven by a constant current, keeping only its first spike.
+
+    The membrane follows :func:`constant_current_lif_encode` (``v`` starts at 0,
+    ``v <- v + dt * tau_mem_inv * ((v_leak - v) + I)``, spike when ``v > v_th``), and
+    :func:`spike_latency_encode` removes every spike after the first, as if the neuron had an
+    infinite refractory period. A larger current reaches the threshold sooner; with the
+    defaults (``v_leak = 0``, ``v_th = 1``) a current ``I <= 1`` never spikes, and for ``I > 1``
+    the first spike comes at the step index ``k`` where ``I * (1 - (1 - dt * tau_mem_inv)^(k+1))``
+    first exceeds 1. Same as Norse's ``spike_latency_lif_encode``.
+
+    >>> z = spike_latency_lif_encode(torch.tensor([0.5, 1.5, 3.0, 10.0]), 20)
+    >>> z.sum(0)                       # at most one spike each
+    tensor([0., 1., 1., 1.])
+    >>> z.argmax(0)[1:]                # stronger current, earlier spike
+    tensor([10,  3,  1])
+    """
+    _check_tensor(input_current, "input_current")
+    return spike_latency_encode(constant_current_lif_encode(input_current, seq_length, p, dt))
+
+
+def delta_encode(
+    input_sequence: torch.Tensor,
+    threshold: float,
+    reference: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Delta (send-on-change) code: an ON or OFF event when the input has changed by more
+    than ``threshold`` since the last event, as the pixels of an event camera do.
+
+    For a time-first ``input_sequence`` ``x`` of shape ``(T, *shape)`` and a reference ``r``
+    (the value the events so far account for; ``r = x[0]`` unless ``reference`` is given)::
+
+        on_t  = H(x_t - r - threshold)       # rose by more than threshold
+        off_t = H(r - x_t - threshold)       # fell by more than threshold
+        r     = r + threshold * (on_t - off_t)
+
+    Returns events of shape ``(T, *shape, 2)``: ``[..., 0]`` the ON and ``[..., 1]`` the OFF
+    channel, each 0 or 1 (at most one event per element and step). Summing the events gives
+    the reconstruction ``r_t = r + threshold * (ON_t - OFF_t)`` (cumulative counts), and if the
+    input moves by at most ``threshold`` per step, ``|x_t - r_t| <= threshold`` at every step.
+    A faster change is sent as one event per step until ``r`` catches up. Move the polarity
+    axis where a layer wants it with ``movedim`` (``events.movedim(-1, 2)`` for ``Conv2d`` on
+    ``(T, B, H, W)`` input). Norse has no delta encoder; snnTorch's ``spikegen.delta``
+    compares consecutive samples instead of the last event.
+
+    >>> x = torch.tensor([0.0, 0.3, 0.6, 0.6, 0.2, -0.1])
+    >>> events = delta_encode(x, threshold=0.25)
+    >>> events[:, 0], events[:, 1]     # ON, OFF
+    (tensor([0., 1., 1., 0., 0., 0.]), tensor([0., 0., 0., 0., 1., 1.]))
+    >>> 0.25 * (events[:, 0] - events[:, 1]).cumsum(0)   # reconstruction
+    tensor([0.0000, 0.2500, 0.5000, 0.5000, 0.2500, 0.0000])
+    """
+    _check_tensor(input_sequence, "input_sequence", min_dim=1)
+    if not input_sequence.is_floating_point():
+        raise TypeError(
+            f"input_sequence must be a floating-point tensor, got {input_sequence.dtype}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    if reference is None:
+        r = input_sequence[0] if len(input_sequence) else input_sequence.new_zeros(
+            input_sequence.shape[1:])
+    else:
+        _check_tensor(reference, "reference")
+        if reference.shape != input_sequence.shape[1:]:
+            raise ValueError(
+                f"reference must have the shape of one time step of input_sequence, "
+                f"{tuple(input_sequence.shape[1:])}, got {tuple(reference.shape)}")
+        r = reference.to(input_sequence.dtype)
+    events = []
+    for x in input_sequence.unbind(0):
+        on = (x - r > threshold).to(x.dtype)
+        off = (r - x > threshold).to(x.dtype)
+        r = r + threshold * (on - off)
+        events.append(torch.stack((on, off), dim=-1))
+    if not events:
+        return input_sequence.new_zeros((0, *input_sequence.shape[1:], 2))
+    return torch.stack(events)

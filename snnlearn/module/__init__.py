@@ -1,6 +1,8 @@
 """``nn.Module`` layers: LIF and leaky-integrator neurons, encoders, ``SequentialState``."""
 
 from .encode import ConstantCurrentLIFEncoder, PoissonEncoder
+from .encode import DeltaEncoder, SpikeLatencyEncoder, SpikeLatencyLIFEncoder
+from .decode import FirstSpikeTime, MaxMembrane, SpikeCount
 from .leaky_integrator import LI, LICell
 from .lif import LIF, LIFCell
 from .lif_recurrent import LIFRecurrent, LIFRecurrentCell
@@ -8,3 +10,5 @@ from .sequential import SequentialState
 
 __all__ = ["LIFCell", "LIF", "LIFRecurrentCell", "LIFRecurrent", "LICell", "LI", "SequentialState",
            "ConstantCurrentLIFEncoder", "PoissonEncoder"]
+__all__ += ["DeltaEncoder", "SpikeLatencyEncoder", "SpikeLatencyLIFEncoder",
+            "FirstSpikeTime", "MaxMembrane", "SpikeCount"]

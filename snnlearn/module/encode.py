@@ -6,10 +6,22 @@ from typing import Optional
 
 import torch
 
-from ..functional.encode import constant_current_lif_encode, poisson_encode
+from ..functional.encode import (
+    constant_current_lif_encode,
+    delta_encode,
+    poisson_encode,
+    spike_latency_encode,
+    spike_latency_lif_encode,
+)
 from ..functional.lif import LIFParameters
 
-__all__ = ["ConstantCurrentLIFEncoder", "PoissonEncoder"]
+__all__ = [
+    "ConstantCurrentLIFEncoder",
+    "DeltaEncoder",
+    "PoissonEncoder",
+    "SpikeLatencyEncoder",
+    "SpikeLatencyLIFEncoder",
+]
 
 
 class ConstantCurrentLIFEncoder(torch.nn.Module):
@@ -41,3 +53,53 @@ class PoissonEncoder(torch.nn.Module):
 
     def forward(self, input_values: torch.Tensor) -> torch.Tensor:
         return poisson_encode(input_values, self.seq_length, self.f_max, self.dt, self.generator)
+
+
+class SpikeLatencyLIFEncoder(torch.nn.Module):
+    """Latency code: constant currents into LIF membranes, only the first spike kept
+    (see :func:`~snnlearn.functional.spike_latency_lif_encode`; Norse's module of that name).
+
+    >>> SpikeLatencyLIFEncoder(20)(torch.tensor([1.5, 3.0])).argmax(0)
+    tensor([10,  3])
+    """
+
+    def __init__(self, seq_length: int, p: LIFParameters = LIFParameters(), dt: float = 0.001):
+        super().__init__()
+        self.seq_length, self.p, self.dt = seq_length, p, dt
+
+    def forward(self, input_current: torch.Tensor) -> torch.Tensor:
+        return spike_latency_lif_encode(input_current, self.seq_length, self.p, self.dt)
+
+
+class SpikeLatencyEncoder(torch.nn.Module):
+    """Keep only each neuron's first spike of a time-first spike train,
+    ``z_t * [sum_{s<=t} z_s == 1]`` (see :func:`~snnlearn.functional.spike_latency_encode`).
+
+    >>> SpikeLatencyEncoder()(torch.tensor([[0., 1.], [1., 1.]]))
+    tensor([[0., 1.],
+            [1., 0.]])
+    """
+
+    def forward(self, input_spikes: torch.Tensor) -> torch.Tensor:
+        return spike_latency_encode(input_spikes)
+
+
+class DeltaEncoder(torch.nn.Module):
+    """ON/OFF events when a time-first input has changed by more than ``threshold`` since
+    the last event; output ``(T, *shape, 2)`` (see :func:`~snnlearn.functional.delta_encode`).
+
+    >>> DeltaEncoder(0.4)(torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    tensor([[0., 0.],
+            [1., 0.],
+            [1., 0.],
+            [0., 1.]])
+    """
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+            raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+        self.threshold = threshold
+
+    def forward(self, input_sequence: torch.Tensor) -> torch.Tensor:
+        return delta_encode(input_sequence, self.threshold)
