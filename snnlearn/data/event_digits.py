@@ -1,22 +1,22 @@
 """Event digits: scikit-learn's 8×8 digits seen by a simulated event camera (DVS), in saccades.
 
-Data-set card
--------------
+**Data-set card.**
+
 **How it is made.** The recipe of N-MNIST (Orchard et al., 2015), where an event camera on a
 pan-tilt unit watched each MNIST digit on a monitor while it made three small saccades, done
 in simulation:
 
-1. Each 8×8 digit of :func:`sklearn.datasets.load_digits` (pixels 0–16 scaled to ``[0, 1]``)
+1. Each 8×8 digit of ``sklearn.datasets.load_digits`` (pixels 0–16 scaled to ``[0, 1]``)
    is enlarged ``scale = 2`` times by bilinear interpolation and centred on an 18×18 virtual
-   sensor (:func:`render_frames`). Interpolation also gives the sub-pixel motion: a pixel
-   sees a smooth mix of its neighbours as the image slides by.
+   sensor (:func:`~snnlearn.data.render_frames`). Interpolation also gives the sub-pixel
+   motion: a pixel sees a smooth mix of its neighbours as the image slides by.
 2. The image moves along three straight saccades that form a triangle and return to the start
-   (:func:`saccade_path`; vertices ``(0, -a)``, ``(a, a)``, ``(-a, a)`` pixels with
-   ``a = 1``): the three directions differ, so edges of every orientation move across pixels
+   (:func:`~snnlearn.data.saccade_path`; vertices ``(0, -a)``, ``(a, a)``, ``(-a, a)``
+   pixels with ``a = 1``): the three directions differ, so edges of every orientation move across pixels
    (a purely horizontal motion would leave horizontal strokes silent). Each saccade takes
    10 steps of 10 ms: 30 steps, 300 ms in all, as N-MNIST's three 100 ms saccades.
-3. Every pixel is a DVS pixel (Lichtsteiner, Posch & Delbruck, 2008; :func:`dvs_events`): it
-   remembers the log-brightness ``log(I + eps)`` (``eps = 0.1``) at its last event, and each
+3. Every pixel is a DVS pixel (Lichtsteiner, Posch & Delbruck, 2008;
+   :func:`~snnlearn.data.dvs_events`): it remembers the log-brightness ``log(I + eps)`` (``eps = 0.1``) at its last event, and each
    time the log-brightness has risen (fallen) by the contrast threshold ``C = 0.2`` since
    then it emits an ON (OFF) event and moves its memory by ``C``. The memory starts at the
    first view, so a sensor looking at a still image emits nothing. Events are stamped with the
@@ -30,8 +30,8 @@ a split stacks its samples time-first, ``(T, N, 2, H, W)``, so that ``x[:, batch
 ``snnlearn.LIF`` directly. *Event list*: a structured NumPy array with fields ``t``
 (microseconds, int64), ``x``, ``y`` (pixel column and row) and ``p`` (polarity 1 = ON,
 0 = OFF, as in N-MNIST's files and the ``tonic`` library). Convert with
-:func:`events_to_frames` and :func:`frames_to_events`; at the native resolution (one bin per
-10 ms step) the round trip is exact.
+:func:`~snnlearn.data.events_to_frames` and :func:`~snnlearn.data.frames_to_events`; at the
+native resolution (one bin per 10 ms step) the round trip is exact.
 
 **Sizes** (defaults). 1,797 samples, 10 classes; split 1,078 train / 270 validation /
 449 test (``validation_fraction=0.15``, ``test_fraction=0.25``); sensor 18×18, 30 time steps
@@ -240,11 +240,11 @@ def events_to_frames(events: np.ndarray, n_bins: int, sensor_size: Tuple[int, in
 
 
 def frames_to_events(frames, bin_us: int) -> np.ndarray:
-    """The event list (:data:`EVENT_DTYPE`) of dense counts ``(T, 2, H, W)``.
+    """The event list (``EVENT_DTYPE``) of dense counts ``(T, 2, H, W)``.
 
     A count ``n`` at ``[k, c, y, x]`` becomes ``n`` events ``(k * bin_us, x, y, 1 - c)``, in
     the order of time, then polarity (ON first), row, column. The inverse of
-    :func:`events_to_frames` for lists in that order with times on bin starts.
+    :func:`~snnlearn.data.events_to_frames` for lists in that order with times on bin starts.
 
     >>> frames = torch.zeros(2, 2, 1, 3)
     >>> frames[1, 1, 0, 2] = 2                       # two OFF events at x=2 in bin 1
@@ -275,8 +275,8 @@ def make_event_digits(images, steps_per_saccade: int = STEPS_PER_SACCADE,
     """Event counts ``(3 * steps_per_saccade, n, 2, H, W)`` (float32) of images ``(n, h, w)``
     (brightness in ``[0, 1]``) moved in three saccades in front of a DVS sensor.
 
-    :func:`saccade_path` → :func:`render_frames` → :func:`dvs_events`; see the module's
-    data-set card. ``amplitude=0`` (no motion) gives no events.
+    :func:`~snnlearn.data.saccade_path` → :func:`~snnlearn.data.render_frames` →
+    :func:`~snnlearn.data.dvs_events`; see the module's data-set card. ``amplitude=0`` (no motion) gives no events.
 
     >>> square = np.zeros((1, 4, 4)); square[0, 1:3, 1:3] = 1.0
     >>> make_event_digits(square).shape
