@@ -12,12 +12,12 @@ in simulation:
    motion: a pixel sees a smooth mix of its neighbours as the image slides by.
 2. The image moves along three straight saccades that form a triangle and return to the start
    (:func:`~snnlearn.data.saccade_path`; vertices ``(0, -a)``, ``(a, a)``, ``(-a, a)``
-   pixels with ``a = 1``): the three directions differ, so edges of every orientation move across pixels
-   (a purely horizontal motion would leave horizontal strokes silent). Each saccade takes
-   10 steps of 10 ms: 30 steps, 300 ms in all, as N-MNIST's three 100 ms saccades.
+   pixels with ``a = 1``): the three directions differ, so edges of every orientation move
+   across pixels (a purely horizontal motion would leave horizontal strokes silent). Each
+   saccade takes 10 steps of 10 ms: 30 steps, 300 ms in all, as N-MNIST's three 100 ms saccades.
 3. Every pixel is a DVS pixel (Lichtsteiner, Posch & Delbruck, 2008;
-   :func:`~snnlearn.data.dvs_events`): it remembers the log-brightness ``log(I + eps)`` (``eps = 0.1``) at its last event, and each
-   time the log-brightness has risen (fallen) by the contrast threshold ``C = 0.2`` since
+   :func:`~snnlearn.data.dvs_events`): it remembers the log-brightness ``log(I + eps)``
+   (``eps = 0.1``) at its last event, and each time the log-brightness has risen (fallen) by the contrast threshold ``C = 0.2`` since
    then it emits an ON (OFF) event and moves its memory by ``C``. The memory starts at the
    first view, so a sensor looking at a still image emits nothing. Events are stamped with the
    start of the 10 ms step in which the threshold was crossed (microseconds, as sensors do).
@@ -276,7 +276,8 @@ def make_event_digits(images, steps_per_saccade: int = STEPS_PER_SACCADE,
     (brightness in ``[0, 1]``) moved in three saccades in front of a DVS sensor.
 
     :func:`~snnlearn.data.saccade_path` → :func:`~snnlearn.data.render_frames` →
-    :func:`~snnlearn.data.dvs_events`; see the module's data-set card. ``amplitude=0`` (no motion) gives no events.
+    :func:`~snnlearn.data.dvs_events`; see the module's data-set card. ``amplitude=0``
+    (no motion) gives no events.
 
     >>> square = np.zeros((1, 4, 4)); square[0, 1:3, 1:3] = 1.0
     >>> make_event_digits(square).shape
