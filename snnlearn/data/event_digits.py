@@ -18,9 +18,10 @@ in simulation:
 3. Every pixel is a DVS pixel (Lichtsteiner, Posch & Delbruck, 2008;
    :func:`~snnlearn.data.dvs_events`): it remembers the log-brightness ``log(I + eps)``
    (``eps = 0.1``) at its last event, and each time the log-brightness has risen (fallen)
-   by the contrast threshold ``C = 0.2`` since then it emits an ON (OFF) event and moves its memory by ``C``. The memory starts at the
-   first view, so a sensor looking at a still image emits nothing. Events are stamped with the
-   start of the 10 ms step in which the threshold was crossed (microseconds, as sensors do).
+   by the contrast threshold ``C = 0.2`` since then it emits an ON (OFF) event and moves
+   its memory by ``C``. The memory starts at the first view, so a sensor looking at a still
+   image emits nothing. Events are stamped with the start of the 10 ms step in which the
+   threshold was crossed (microseconds, as sensors do).
 
 Nothing is random: the same digit always gives the same events. ``seed`` only shuffles the
 1,797 digits before splitting them.
