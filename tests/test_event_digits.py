@@ -114,15 +114,17 @@ def test_on_and_off_signs():
     assert on_cols.tolist() == [6] and off_cols.tolist() == [2]
     # brightness rising by several thresholds gives several ON events, falling OFF events
     steps = dvs_events(np.array([[0.0], [0.5], [0.0]]), threshold=0.2)[:, :, 0]
-    n = int(np.floor(np.log(0.6 / 0.1) / 0.2 + 1e-9))
-    assert steps.tolist() == [[n, 0], [0, n]]
+    n = int(np.floor(np.log(0.6 / 0.1) / 0.2))
+    # back at the start the memory sits exactly n thresholds up: n - 1 are strictly crossed
+    assert steps.tolist() == [[n, 0], [0, n - 1]]
 
 
 def test_threshold_accumulates_small_changes():
     # many changes each below threshold add up to an event, not nothing
     ramp = np.exp(np.linspace(0.0, 0.5, 11)).reshape(11, 1) - 0.1   # log(I + 0.1) rises by 0.05
     on = dvs_events(ramp, threshold=0.2)[:, 0, 0]
-    assert on.sum() == 2 and on[:3].sum() == 0 and on[3] == 1
+    # a change of exactly one threshold (step 3) is not enough, beyond it (step 4) is
+    assert on.sum() == 2 and on[:4].sum() == 0 and on[4] == 1
 
 
 def test_saccades_are_a_closed_triangle():
