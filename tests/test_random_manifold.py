@@ -113,7 +113,7 @@ def one_thread():
 def test_a_small_recurrent_snn_learns_it_well_above_chance(one_thread):
     torch.manual_seed(0)
     data = random_manifold(n_classes=5, seed=0)
-    net = _RecurrentClassifier(20, 32, 5)
+    net = _RecurrentClassifier(20, 64, 5)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
     with snnlearn.use_backend("reference"):
         for epoch in range(6):
@@ -129,4 +129,4 @@ def test_a_small_recurrent_snn_learns_it_well_above_chance(one_thread):
             logits, spikes = net(data.x_test)
     accuracy = (logits.argmax(dim=1) == data.y_test).float().mean().item()
     assert spikes.sum() > 0, "the recurrent layer never spiked"
-    assert accuracy >= 0.6, f"test accuracy {accuracy:.1%}; chance is 20 %"
+    assert accuracy >= 0.8, f"test accuracy {accuracy:.1%}; chance is 20 %"
