@@ -1,14 +1,12 @@
 """The random-manifold task of Zenke & Vogels (2021): classes told apart by spike *timing*.
 
-Data-set card
--------------
-**What it is.** A generated classification task whose class is carried by the timing and
-order of spikes, not by their number: the "randman" task of Zenke & Vogels (2021, "The
+**Data-set card.** *What it is.* A generated classification task whose class is carried by
+the timing and order of spikes, not by their number: the "randman" task of Zenke & Vogels (2021, "The
 remarkable robustness of surrogate gradient learning for instilling complex function in
 spiking neural networks", *Neural Computation* 33(4), 899–925), rebuilt here from the
 paper's description.
 
-**How it is made.** Each class ``k`` owns a smooth random manifold: a map from the unit cube
+*How it is made.* Each class ``k`` owns a smooth random manifold: a map from the unit cube
 ``[0, 1]^D`` of "manifold coordinates" into the space of firing times of the ``C`` input
 channels. Coordinate ``j`` of the embedding (one per channel and spike) is a product over the
 ``D`` manifold dimensions of smooth random functions, sums of ``K`` sines whose amplitudes
@@ -17,37 +15,37 @@ fall off as ``1 / f^alpha``::
     g(u) = sum_{f=1..K} a_f / f^alpha * sin(2 pi (f * b_f * u + c_f)),   a, b, c ~ U(0, 1)
     m_j(x) = prod_{d=1..D} g_{j,d}(x_d)
 
-with ``K = ceil(1000^(1 / alpha))`` (terms below a thousandth of the first are dropped, as in
-the paper). Each coordinate is then rescaled to ``[0, 1]`` with the minimum and maximum it
+with ``K = ceil(1000^(1 / alpha))`` (terms whose factor ``1 / f^alpha`` falls below 1/1000 are
+dropped). Each coordinate is then rescaled to ``[0, 1]`` with the minimum and maximum it
 takes on a fixed set of reference points of that manifold (a grid for ``D = 1``), so that the
 class's definition does not depend on how many samples are drawn. A **sample** of class
 ``k`` is a point ``x ~ U([0, 1]^D)`` mapped through class ``k``'s manifold: channel ``c``
 fires its ``s``-th spike at time ``m_{(s, c)}(x) * duration``. Larger ``alpha`` gives
 smoother, simpler manifolds; larger ``D`` gives harder tasks.
 
-**Counts carry no class information.** Every channel fires exactly ``spikes_per_channel``
+*Counts carry no class information.* Every channel fires exactly ``spikes_per_channel``
 spikes in every sample (two spikes of one channel may share a time step, where the dense
 tensor holds 2), so the per-channel spike counts are the same constant for every sample of
 every class: a classifier on counts can only guess. Only *when* each channel fires, and so
 the order of the spikes across channels, tells the classes apart.
 
-**Sizes (defaults).** 10 classes, 20 input channels, one spike per channel, a
+*Sizes (defaults).* 10 classes, 20 input channels, one spike per channel, a
 1-dimensional manifold (``alpha = 2``), 50 time steps of 1 ms (spike times quantised to whole
 steps); per class 200 training, 50 validation and 50 test samples: 2,000 / 500 / 500
 samples, balanced, shuffled. Tensors: ``x`` float32 ``(T, n, C)`` time-first (spikes per step), labels
 int64 ``(n,)``. Generation takes well under a second.
 
-**What a classifier reaches** (defaults, ``seed=0``; checked in
-``tests/test_random_manifold.py``): logistic regression on the per-channel spike counts
+*What a classifier reaches* (defaults, ``seed=0``, measured when this was written; the
+5-class version is checked in ``tests/test_random_manifold.py``): logistic regression on the per-channel spike counts
 stays at chance (10 %: every feature is the constant 1); logistic regression on the 20 spike
 *times* reaches about 60 % (a linear boundary in time space cannot follow curved
-manifolds); a recurrent LIF network of 64 neurons (:class:`snnlearn.LIFRecurrent`) with a
+manifolds); a recurrent LIF network of 64 neurons (``snnlearn.LIFRecurrent``) with a
 leaky-integrator readout (max over time), trained with BPTT for 15 epochs (about ten seconds
-on one core), reached 92 % on the test split when this was written. The chapter
+on one core), reaches about 92 % on the test split. The chapter
 *Recurrent SNNs and a temporal task* prints the exact numbers of its build.
 
-**Seeding.** ``seed`` fixes the manifolds and the samples: the same arguments give the same
-tensors, bit for bit. The three splits are disjoint draws from the same manifolds.
+*Seeding.* ``seed`` fixes the manifolds and the samples: the same arguments give the same
+tensors, bit for bit. The three splits are independent draws from the same manifolds.
 
 Example:
 
