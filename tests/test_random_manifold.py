@@ -45,15 +45,18 @@ def test_classes_differ_in_spike_times():
     assert (means.max(0).values - means.min(0).values).max() > 3  # steps
 
 
-def test_splits_are_draws_of_the_same_manifolds():
-    """The manifolds depend on the seed only, not on how many samples a split holds."""
-    small = random_manifold(n_train=5, **{k: v for k, v in SMALL.items() if k != "n_train"})
-    big = random_manifold(**SMALL)
-    m_small = RandomManifold(6, 1, generator=torch.Generator().manual_seed(0))
-    m_big = RandomManifold(6, 1, generator=torch.Generator().manual_seed(0))
-    x = torch.rand(10, 1)
-    assert torch.equal(m_small(x), m_big(x))
-    assert small.x_train.shape[1] == 20 and big.x_train.shape[1] == 80
+def test_manifold_is_seeded_and_rescaled_to_the_unit_interval():
+    grid = torch.linspace(0, 1, 1025).unsqueeze(1)         # the reference points of D = 1
+    one = RandomManifold(6, 1, generator=torch.Generator().manual_seed(0))(grid)
+    again = RandomManifold(6, 1, generator=torch.Generator().manual_seed(0))(grid)
+    assert torch.equal(one, again)
+    assert torch.allclose(one.min(dim=0).values, torch.zeros(6, dtype=one.dtype), atol=1e-12)
+    assert torch.allclose(one.max(dim=0).values, torch.ones(6, dtype=one.dtype), atol=1e-12)
+    plane = RandomManifold(4, 2, generator=torch.Generator().manual_seed(1))(torch.rand(500, 2))
+    assert plane.shape == (500, 4) and bool(((plane >= 0) & (plane <= 1)).all())
+    assert plane.std(dim=0).min() > 0.05                     # not collapsed onto a point
+    with pytest.raises(ValueError, match="points"):
+        RandomManifold(4, 2)(torch.rand(5, 3))
 
 
 def test_spike_times_to_dense_bins_and_counts():

@@ -1,10 +1,10 @@
 """The random-manifold task of Zenke & Vogels (2021): classes told apart by spike *timing*.
 
 **Data-set card.** *What it is.* A generated classification task whose class is carried by
-the timing and order of spikes, not by their number: the "randman" task of Zenke & Vogels (2021, "The
-remarkable robustness of surrogate gradient learning for instilling complex function in
-spiking neural networks", *Neural Computation* 33(4), 899–925), rebuilt here from the
-paper's description.
+the timing and order of spikes, not by their number: the "randman" task of Zenke & Vogels
+(2021, "The remarkable robustness of surrogate gradient learning for instilling complex
+function in spiking neural networks", *Neural Computation* 33(4), 899–925), rebuilt here
+from the paper's description.
 
 *How it is made.* Each class ``k`` owns a smooth random manifold: a map from the unit cube
 ``[0, 1]^D`` of "manifold coordinates" into the space of firing times of the ``C`` input
@@ -29,20 +29,21 @@ tensor holds 2), so the per-channel spike counts are the same constant for every
 every class: a classifier on counts can only guess. Only *when* each channel fires, and so
 the order of the spikes across channels, tells the classes apart.
 
-*Sizes (defaults).* 10 classes, 20 input channels, one spike per channel, a
-1-dimensional manifold (``alpha = 2``), 50 time steps of 1 ms (spike times quantised to whole
-steps); per class 200 training, 50 validation and 50 test samples: 2,000 / 500 / 500
-samples, balanced, shuffled. Tensors: ``x`` float32 ``(T, n, C)`` time-first (spikes per step), labels
-int64 ``(n,)``. Generation takes well under a second.
+*Sizes (defaults).* 10 classes, 20 input channels, one spike per channel, a 1-dimensional
+manifold (``alpha = 2``), 50 time steps of 1 ms (spike times quantised to whole steps); per
+class 200 training, 50 validation and 50 test samples: 2,000 / 500 / 500 samples, balanced,
+shuffled. Tensors: ``x`` float32 ``(T, n, C)`` time-first (spikes per step), labels int64
+``(n,)``. Generation takes well under a second.
 
 *What a classifier reaches* (defaults, ``seed=0``, measured when this was written; the
-5-class version is checked in ``tests/test_random_manifold.py``): logistic regression on the per-channel spike counts
-stays at chance (10 %: every feature is the constant 1); logistic regression on the 20 spike
-*times* reaches about 60 % (a linear boundary in time space cannot follow curved
-manifolds); a recurrent LIF network of 64 neurons (``snnlearn.LIFRecurrent``) with a
-leaky-integrator readout (max over time), trained with BPTT for 15 epochs (about ten seconds
-on one core), reaches about 92 % on the test split. The chapter
-*Recurrent SNNs and a temporal task* prints the exact numbers of its build.
+5-class version is checked in ``tests/test_random_manifold.py``): logistic regression on the
+per-channel spike counts stays at chance (10 %: every feature is the constant 1); logistic
+regression on the 20 spike *times* reaches about 60 % (a linear boundary in time space
+cannot follow curved manifolds); a recurrent LIF network of 64 neurons
+(``snnlearn.LIFRecurrent``) with a leaky-integrator readout (max over time), trained with
+BPTT for 10 epochs (15–25 s on one core of a busy machine, reference path), reaches about
+91 % on the test split. The chapter *Recurrent SNNs and a temporal task* prints the exact
+numbers of its build.
 
 *Seeding.* ``seed`` fixes the manifolds and the samples: the same arguments give the same
 tensors, bit for bit. The three splits are independent draws from the same manifolds.
@@ -117,7 +118,8 @@ class RandomManifold:
         if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
                 and math.isfinite(alpha) and alpha > 0):
             raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-        self.embedding_dim, self.manifold_dim, self.alpha = embedding_dim, manifold_dim, float(alpha)
+        self.embedding_dim, self.manifold_dim = embedding_dim, manifold_dim
+        self.alpha = float(alpha)
         self.n_terms = int(math.ceil(1000.0 ** (1.0 / self.alpha)))
         shape = (3, embedding_dim, manifold_dim, self.n_terms)
         self.amplitude, self.frequency, self.phase = torch.rand(
@@ -141,11 +143,14 @@ class RandomManifold:
         return per_dimension.prod(dim=-1)
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
-        """Map points ``(n, manifold_dim)`` in ``[0, 1]^D`` to ``(n, embedding_dim)`` in [0, 1]."""
+        """Map points ``(n, manifold_dim)`` in ``[0, 1]^D`` to coordinates ``(n, embedding_dim)``
+        in ``[0, 1]`` (float64)."""
         if not isinstance(points, torch.Tensor) or points.dim() != 2 \
                 or points.shape[1] != self.manifold_dim:
-            raise ValueError(f"points must be a tensor of shape (n, {self.manifold_dim}), got "
-                             f"{tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__}")
+            got = (tuple(points.shape) if isinstance(points, torch.Tensor)
+                   else type(points).__name__)
+            raise ValueError(f"points must be a tensor of shape (n, {self.manifold_dim}), "
+                             f"got {got}")
         raw = self._raw(points.to(torch.float64))
         span = (self._high - self._low).clamp_min(1e-12)
         return ((raw - self._low) / span).clamp(0.0, 1.0)
@@ -166,8 +171,8 @@ def spike_times_to_dense(times: torch.Tensor, n_steps: int,
     """
     _check_positive_int(n_steps, "n_steps")
     if not isinstance(times, torch.Tensor) or times.dim() != 3:
-        raise ValueError("times must be a tensor of shape (n, channels, spikes), got "
-                         f"{tuple(times.shape) if isinstance(times, torch.Tensor) else type(times).__name__}")
+        got = tuple(times.shape) if isinstance(times, torch.Tensor) else type(times).__name__
+        raise ValueError(f"times must be a tensor of shape (n, channels, spikes), got {got}")
     n, channels, _ = times.shape
     steps = (times * n_steps).floor().long().clamp(0, n_steps - 1)   # (n, C, S)
     dense = torch.zeros(n, channels, n_steps, dtype=dtype)
