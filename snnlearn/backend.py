@@ -18,7 +18,7 @@ The switch is public, for teaching and testing:
 True
 
 ``use_backend`` and ``last_path`` hold per thread and per asyncio task (they live in
-:mod:`contextvars`): a ``with use_backend(...)`` block in one thread never changes what
+``contextvars``): a ``with use_backend(...)`` block in one thread never changes what
 another thread runs, and ``last_path()`` reports the calls of the thread or task asking.
 ``set_backend`` changes the process-wide default, which every thread and task uses outside
 a ``use_backend`` block.
