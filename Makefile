@@ -29,8 +29,9 @@ $(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.
 	@touch $@
 
 # Tests and instructor tooling on top of it.
-$(DEV): $(COURSE) requirements-dev.txt
+$(DEV): $(COURSE) requirements-dev.txt requirements-peers.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
 	@touch $@
 
 install: $(DEV)
@@ -54,6 +55,7 @@ test: $(DEV)
 
 bench: $(COURSE)
 	$(BIN)/python benchmarks/bench_lif.py
+	$(BIN)/python benchmarks/bench_lif_recurrent.py
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.
