@@ -12,6 +12,7 @@ of ``recurrent_weights``.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -101,15 +102,14 @@ def lif_recurrent_sequence_c(
     """
     steps, hidden = xs.shape[0], input_weights.shape[0]
     batch_shape = v0.shape[:-1]
-    xp = torch.nn.functional.linear(xs, input_weights).reshape(steps, -1, hidden)
-    if z0 is not None and steps > 0:
-        first = xp[0] + torch.nn.functional.linear(z0.reshape(-1, hidden), recurrent_weights)
-        xp = torch.cat([first.unsqueeze(0), xp[1:]]) if steps > 1 else first.unsqueeze(0)
-    v0, i0 = v0.reshape(-1, hidden), i0.reshape(-1, hidden)
-    if steps == 0:
-        zero = xs.new_zeros((*batch_shape, hidden)) if z0 is None else z0
-        return xs.new_zeros((0, *batch_shape, hidden)), zero, v0.reshape(zero.shape), \
-            i0.reshape(zero.shape)
+    if steps == 0:  # nothing runs: the state passes through, as in the reference
+        z0 = xs.new_zeros((*batch_shape, hidden)) if z0 is None else z0
+        return xs.new_zeros((0, *batch_shape, hidden)), z0, v0, i0
+    batch = math.prod(batch_shape)
+    xp = torch.nn.functional.linear(xs, input_weights).reshape(steps, batch, hidden)
+    if z0 is not None:  # step 0's recurrent input, from the spikes before the sequence
+        xp[0] += torch.nn.functional.linear(z0.reshape(batch, hidden), recurrent_weights)
+    v0, i0 = v0.reshape(batch, hidden), i0.reshape(batch, hidden)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (xp, v0, i0, recurrent_weights)):
         z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
     else:

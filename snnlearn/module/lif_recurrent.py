@@ -62,6 +62,13 @@ class _RecurrentBase(NeuronModule):
         if x.dim() < 1 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{where} must end in input_size={self.input_size}, got shape {tuple(x.shape)}")
+        for name in ("input_weights", "recurrent_weights"):
+            w = getattr(self, name)
+            if w.dtype != x.dtype:
+                raise TypeError(f"input is {x.dtype} but {name} is {w.dtype}; convert one, "
+                                "e.g. layer.double() or x.float()")
+            if w.device != x.device:
+                raise ValueError(f"input is on {x.device} but {name} is on {w.device}")
 
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
