@@ -33,6 +33,13 @@
 #define MULTIVERSION
 #endif
 
+/* GCC and clang vector extensions keep blocks of sums in registers (see the kernels). */
+#if defined(__GNUC__) || defined(__clang__)
+#define HAVE_VECTORS 1
+#else
+#define HAVE_VECTORS 0
+#endif
+
 typedef struct {
     double dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset, alpha;
 } rlif_params;

@@ -40,17 +40,56 @@ static inline KERNEL(params) KERNEL(make_params)(const rlif_params *p)
     return q;
 }
 
-/* acc[k] += w[k] for k < h: one spike's row of recurrent_weights.T. */
-static inline void KERNEL(add_row)(SCALAR *restrict acc, const SCALAR *restrict w,
+#if HAVE_VECTORS
+/* GCC/clang vector extension: 64 bytes (16 floats or 8 doubles), in registers; loads and
+ * stores need only the scalar's alignment. */
+typedef SCALAR KERNEL(vec) __attribute__((vector_size(64), aligned(sizeof(SCALAR)), may_alias));
+#endif
+
+/* acc[k] = sum over the listed spikes s of w[spikes[s]][k] (w row-major, h columns), summed
+ * in spike order from 0. Blocks of 4 vectors stay in registers while the spike rows are
+ * added, so memory traffic is one load per element per spike. */
+MULTIVERSION static void KERNEL(recurrent_sum)(SCALAR *restrict acc, const SCALAR *restrict w,
+                                         const Py_ssize_t *restrict spikes, Py_ssize_t count,
                                          Py_ssize_t h)
 {
-    for (Py_ssize_t k = 0; k < h; k++)
-        acc[k] += w[k];
+    Py_ssize_t k0 = 0;
+#if HAVE_VECTORS
+    typedef KERNEL(vec) V;
+    const Py_ssize_t L = (Py_ssize_t)(sizeof(V) / sizeof(SCALAR));
+    for (; k0 + 4 * L <= h; k0 += 4 * L) {
+        V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (Py_ssize_t s = 0; s < count; s++) {
+            const SCALAR *ws = w + spikes[s] * h + k0;
+            a0 += *(const V *)ws;
+            a1 += *(const V *)(ws + L);
+            a2 += *(const V *)(ws + 2 * L);
+            a3 += *(const V *)(ws + 3 * L);
+        }
+        *(V *)(acc + k0) = a0;
+        *(V *)(acc + k0 + L) = a1;
+        *(V *)(acc + k0 + 2 * L) = a2;
+        *(V *)(acc + k0 + 3 * L) = a3;
+    }
+    for (; k0 + L <= h; k0 += L) {
+        V a0 = {0};
+        for (Py_ssize_t s = 0; s < count; s++)
+            a0 += *(const V *)(w + spikes[s] * h + k0);
+        *(V *)(acc + k0) = a0;
+    }
+#endif
+    for (Py_ssize_t k = k0; k < h; k++) {
+        SCALAR x = 0;
+        for (Py_ssize_t s = 0; s < count; s++)
+            x += w[spikes[s] * h + k];
+        acc[k] = x;
+    }
 }
 
 /* Forward over all steps for batch rows lo..hi-1 of `batch`. xp, z, v_pre: (steps, batch, h);
  * w_rec_t: (h, h) = recurrent_weights.T; v, i: (batch, h), initial on entry, final on exit.
- * Scratch: acc (h scalars), spikes (h indices). */
+ * Scratch: acc (h scalars), spikes (h indices). The inner loops are kept free of branches
+ * and calls so that gcc vectorizes them (all but the last, which lists the spikes). */
 MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict xp, const SCALAR *restrict w_rec_t,
                                          SCALAR *restrict v, SCALAR *restrict i,
                                          SCALAR *restrict z, SCALAR *restrict v_pre,
@@ -67,50 +106,74 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict xp, const SCALAR
             const Py_ssize_t row = (t * batch + b) * h;
             const SCALAR *restrict xt = xp + row;
             SCALAR *restrict zt = z + row;
-            SCALAR *restrict pt = v_pre ? v_pre + row : NULL;
-            if (count > 0) {
-                memset(acc, 0, (size_t)h * sizeof(SCALAR));
-                for (Py_ssize_t s = 0; s < count; s++)
-                    KERNEL(add_row)(acc, w_rec_t + spikes[s] * h, h);
-            }
-            const int recurrent = count > 0;
-            count = 0;
+            /* the recurrent input: one row of w_rec_t per spike of the previous step */
+            KERNEL(recurrent_sum)(acc, w_rec_t, spikes, count, h);
             for (Py_ssize_t k = 0; k < h; k++) {
-                SCALAR i1 = ib[k] + xt[k];
-                if (recurrent)
-                    i1 = i1 + acc[k];
+                const SCALAR i1 = (ib[k] + xt[k]) + acc[k];
                 const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
                 const SCALAR spike = (v1 - v_th <= 0) ? (SCALAR)0 : (SCALAR)1;
                 ib[k] = i1 + c * i1;
                 vb[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
                 zt[k] = spike;
-                if (pt) pt[k] = v1;
-                if (spike != 0)
-                    spikes[count++] = k;
+                acc[k] = v1; /* acc is free again: it keeps v1 for v_pre */
+            }
+            if (v_pre)
+                memcpy(v_pre + row, acc, (size_t)h * sizeof(SCALAR));
+            count = 0;
+            for (Py_ssize_t k = 0; k < h; k++) {
+                spikes[count] = k;
+                count += zt[k] != 0;
             }
         }
     }
 }
 
-/* out[r][j] = sum_k g[r][k] * w[k][j] for 4 rows r at once: each row of w is read once for
- * the four (register-friendly axpy form; the j loop vectorizes). Rows of g that are all
- * zero at some k are skipped. */
-static inline void KERNEL(dense4)(const SCALAR *restrict g0, const SCALAR *restrict g1,
-                                        const SCALAR *restrict g2, const SCALAR *restrict g3,
-                                        const SCALAR *restrict w, Py_ssize_t h,
-                                        SCALAR *restrict o0, SCALAR *restrict o1,
-                                        SCALAR *restrict o2, SCALAR *restrict o3)
+/* out[r][j] = sum_k g[r][k] * w[k][j] for 4 rows r at once, summed in k order from 0:
+ * blocks of 4 rows x 4 vectors of j stay in registers while k runs, so each row of w is
+ * loaded once for the four. A k where all four g[r][k] are 0 is skipped. */
+MULTIVERSION static void KERNEL(dense4)(const SCALAR *restrict g0, const SCALAR *restrict g1,
+                                  const SCALAR *restrict g2, const SCALAR *restrict g3,
+                                  const SCALAR *restrict w, Py_ssize_t h,
+                                  SCALAR *restrict o0, SCALAR *restrict o1,
+                                  SCALAR *restrict o2, SCALAR *restrict o3)
 {
-    memset(o0, 0, (size_t)h * sizeof(SCALAR));
-    memset(o1, 0, (size_t)h * sizeof(SCALAR));
-    memset(o2, 0, (size_t)h * sizeof(SCALAR));
-    memset(o3, 0, (size_t)h * sizeof(SCALAR));
+    Py_ssize_t j0 = 0;
+#if HAVE_VECTORS
+    typedef KERNEL(vec) V;
+    const Py_ssize_t L = (Py_ssize_t)(sizeof(V) / sizeof(SCALAR));
+    for (; j0 + 4 * L <= h; j0 += 4 * L) {
+        V r00 = {0}, r01 = {0}, r02 = {0}, r03 = {0}, r10 = {0}, r11 = {0}, r12 = {0}, r13 = {0};
+        V r20 = {0}, r21 = {0}, r22 = {0}, r23 = {0}, r30 = {0}, r31 = {0}, r32 = {0}, r33 = {0};
+        for (Py_ssize_t k = 0; k < h; k++) {
+            const SCALAR c0 = g0[k], c1 = g1[k], c2 = g2[k], c3 = g3[k];
+            if (c0 == 0 && c1 == 0 && c2 == 0 && c3 == 0)
+                continue;
+            const SCALAR *wk = w + k * h + j0;
+            const V w0 = *(const V *)wk, w1 = *(const V *)(wk + L);
+            const V w2 = *(const V *)(wk + 2 * L), w3 = *(const V *)(wk + 3 * L);
+            r00 += c0 * w0; r01 += c0 * w1; r02 += c0 * w2; r03 += c0 * w3;
+            r10 += c1 * w0; r11 += c1 * w1; r12 += c1 * w2; r13 += c1 * w3;
+            r20 += c2 * w0; r21 += c2 * w1; r22 += c2 * w2; r23 += c2 * w3;
+            r30 += c3 * w0; r31 += c3 * w1; r32 += c3 * w2; r33 += c3 * w3;
+        }
+        *(V *)(o0 + j0) = r00; *(V *)(o0 + j0 + L) = r01;
+        *(V *)(o0 + j0 + 2 * L) = r02; *(V *)(o0 + j0 + 3 * L) = r03;
+        *(V *)(o1 + j0) = r10; *(V *)(o1 + j0 + L) = r11;
+        *(V *)(o1 + j0 + 2 * L) = r12; *(V *)(o1 + j0 + 3 * L) = r13;
+        *(V *)(o2 + j0) = r20; *(V *)(o2 + j0 + L) = r21;
+        *(V *)(o2 + j0 + 2 * L) = r22; *(V *)(o2 + j0 + 3 * L) = r23;
+        *(V *)(o3 + j0) = r30; *(V *)(o3 + j0 + L) = r31;
+        *(V *)(o3 + j0 + 2 * L) = r32; *(V *)(o3 + j0 + 3 * L) = r33;
+    }
+#endif
+    for (Py_ssize_t j = j0; j < h; j++)
+        o0[j] = o1[j] = o2[j] = o3[j] = 0;
     for (Py_ssize_t k = 0; k < h; k++) {
         const SCALAR c0 = g0[k], c1 = g1[k], c2 = g2[k], c3 = g3[k];
         if (c0 == 0 && c1 == 0 && c2 == 0 && c3 == 0)
             continue;
         const SCALAR *restrict wk = w + k * h;
-        for (Py_ssize_t j = 0; j < h; j++) {
+        for (Py_ssize_t j = j0; j < h; j++) {
             const SCALAR wkj = wk[j];
             o0[j] += c0 * wkj;
             o1[j] += c1 * wkj;
@@ -120,10 +183,12 @@ static inline void KERNEL(dense4)(const SCALAR *restrict g0, const SCALAR *restr
     }
 }
 
-static inline void KERNEL(dense1)(const SCALAR *restrict g0, const SCALAR *restrict w,
-                                        Py_ssize_t h, SCALAR *restrict o0)
+/* One row: out[j] = sum_k g[k] * w[k][j], summed in k order from 0. */
+MULTIVERSION static void KERNEL(dense1)(const SCALAR *restrict g0, const SCALAR *restrict w,
+                                  Py_ssize_t h, SCALAR *restrict o0)
 {
-    memset(o0, 0, (size_t)h * sizeof(SCALAR));
+    for (Py_ssize_t j = 0; j < h; j++)
+        o0[j] = 0;
     for (Py_ssize_t k = 0; k < h; k++) {
         const SCALAR c0 = g0[k];
         if (c0 == 0)
