@@ -14,7 +14,8 @@ against this machine's matmul throughput (torch.mm on the same shapes), and the 
 products done as separate torch.mm calls from Python (the alternative design).
 
 Never asserts on time: this is a measuring script, not a test.
-    python benchmarks/bench_lif_recurrent.py [--quick] [--hidden 128,512]
+    python benchmarks/bench_lif_recurrent.py [--quick] [--hidden 128,512] [--threads N]
+                                             [--cpu-time]
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ DT = 0.001
 GAIN = 4.0  # input scale: a few to tens of percent of neurons spike per step
 
 
+CLOCK = time.perf_counter  # --cpu-time: time.process_time (CPU seconds of all threads)
+
+
 def median_time(fn: Callable[[], None], min_total: float, min_reps: int = 3,
                 max_reps: int = 30) -> float:
     fn()  # warm-up
     times = []
     while len(times) < min_reps or (sum(times) < min_total and len(times) < max_reps):
-        start = time.perf_counter()
+        start = CLOCK()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return statistics.median(times)
 
 
@@ -130,7 +134,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", default="128,512")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="measure process CPU time instead of wall time (on a machine "
+                             "shared with other jobs, where wall time mostly measures the "
+                             "others)")
     args = parser.parse_args(argv)
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sizes = [int(h) for h in args.hidden.split(",")]
     min_total = 0.2 if args.quick else 1.0
     try:
@@ -140,7 +154,8 @@ def main(argv=None) -> None:
         built = False
     print(f"# Recurrent LIF benchmark: T={T}, batch={BATCH}, {INPUTS} inputs; torch "
           f"{torch.__version__}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs, "
-          f"recurrent C extension {'built' if built else 'MISSING'}")
+          f"recurrent C extension {'built' if built else 'MISSING'}; "
+          f"{'CPU' if args.cpu_time else 'wall'} time")
     results: Dict[str, Dict[tuple, Optional[float]]] = {}
     for backward in (False, True):
         mode = "forward + backward" if backward else "forward (no_grad)"

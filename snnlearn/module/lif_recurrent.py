@@ -3,7 +3,6 @@ sequence (``LIFRecurrent``), with Norse 1.1.0's parameter names and initialisati
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Tuple
 
 import torch
@@ -98,6 +97,15 @@ class LIFRecurrentCell(_RecurrentBase):
     ``x`` is ``(..., input_size)``; ``z`` and the state fields are ``(..., hidden_size)``.
     ``state=None`` starts from rest. Equations: :func:`snnlearn.functional.lif_recurrent_step`.
 
+    Arguments as Norse's: ``input_size``, ``hidden_size``, ``p`` (:class:`LIFParameters`),
+    ``dt``, ``autapses`` (default ``False``: no synapse from a neuron onto itself, its weight
+    and gradient held at zero), and keyword-only ``input_weights`` / ``recurrent_weights``
+    to start from given weights (default: N(0, 2 / hidden), drawn exactly as Norse draws them).
+
+    One step always runs the PyTorch reference: the C kernel pays off over a sequence
+    (:class:`LIFRecurrent`), and for a single step it was measured slower than the reference
+    (its per-call overhead outweighs the few operations it fuses).
+
     >>> cell = LIFRecurrentCell(4, 8)
     >>> z, state = cell(torch.ones(2, 4))
     >>> z.shape, state.z.shape
@@ -118,6 +126,19 @@ class LIFRecurrent(_RecurrentBase):
     """Recurrent LIF neurons over a time-first input ``(T, ..., input_size)``.
 
     Returns the spikes of every step ``(T, ..., hidden_size)`` and the final state.
+
+    Arguments as Norse's: ``input_size``, ``hidden_size``, ``p`` (:class:`LIFParameters`),
+    ``dt``, ``autapses`` (default ``False``: no synapse from a neuron onto itself, its weight
+    and gradient held at zero), and keyword-only ``input_weights`` / ``recurrent_weights``
+    to start from given weights (default: N(0, 2 / hidden), drawn exactly as Norse draws them).
+
+    On the CPU, in float32 or float64 with plain-number parameters, the whole sequence runs
+    in the C extension ``snnlearn._lif_recurrent``: the input projection of all ``T`` steps
+    is one matrix multiply, then each spike adds one column of ``recurrent_weights`` to the
+    next step's current (cost follows the spikes); backward is one BPTT call. Otherwise, or
+    under ``snnlearn.use_backend("reference")``, the reference
+    :func:`snnlearn.functional.lif_recurrent_sequence` runs; both give the same numbers,
+    and :func:`snnlearn.last_path` says which ran.
 
     >>> z, state = LIFRecurrent(4, 8)(torch.ones(20, 2, 4))
     >>> z.shape
