@@ -138,7 +138,7 @@ class LIFRecurrent(_RecurrentBase):
     next step's current (cost follows the spikes); backward is one BPTT call. Otherwise, or
     under ``snnlearn.use_backend("reference")``, the reference
     :func:`snnlearn.functional.lif_recurrent_sequence` runs; both give the same numbers,
-    and :func:`snnlearn.last_path` says which ran.
+    and :func:`snnlearn.backend.last_path` says which ran.
 
     >>> z, state = LIFRecurrent(4, 8)(torch.ones(20, 2, 4))
     >>> z.shape
