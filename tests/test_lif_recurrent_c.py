@@ -389,3 +389,29 @@ def test_the_gil_is_released_inside_the_loops():
     thread.join()
     assert elapsed > 0.002, "the call was too short to tell"
     assert during > 100, f"the counting thread only ran {during} times during the C call"
+
+
+@pytest.mark.parametrize("shape", [(5, 0, 3), (5, 2, 0, 3), (0, 2, 3)])
+def test_zero_size_inputs_agree_with_the_reference(shape):
+    layer = LIFRecurrent(3, 4)
+    xs = torch.rand(shape)
+    z, state = layer(xs)
+    assert snnlearn.last_path() == "c"
+    with snnlearn.use_backend("reference"):
+        z_ref, state_ref = layer(xs)
+    assert z.shape == z_ref.shape and state.v.shape == state_ref.v.shape
+    assert torch.equal(state.v, state_ref.v) and torch.equal(state.z, state_ref.z)
+
+
+def test_non_contiguous_input_and_state():
+    problem = random_problem(5, 12, (3,), 4, 6, torch.float64)
+    layer = LIFRecurrent(4, 6, input_weights=problem["w_in"], recurrent_weights=problem["w_rec"])
+    xs = problem["xs"].transpose(0, 1).contiguous().transpose(0, 1)  # same values, strided
+    assert not xs.is_contiguous()
+    state = LIFState(*(problem[k].t().contiguous().t() for k in ("z0", "v0", "i0")))
+    z, final = layer(xs, state)
+    assert snnlearn.last_path() == "c"
+    with snnlearn.use_backend("reference"):
+        z_ref, final_ref = layer(problem["xs"], LIFState(problem["z0"], problem["v0"], problem["i0"]))
+    assert torch.equal(z, z_ref)
+    torch.testing.assert_close(final.v, final_ref.v, **TOLERANCE[torch.float64])
