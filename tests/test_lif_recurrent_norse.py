@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import snnlearn
 from snnlearn import LIFParameters, LIFRecurrent, LIFRecurrentCell
-from snnlearn.functional import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from snnlearn.functional import LIFState, lif_recurrent_step
 
 norse = pytest.importorskip(
     "norse.torch", reason="Norse 1.1.0 is not installed (make install: requirements-peers.txt)")
@@ -156,7 +156,7 @@ def grid(tensor, step):
     return tensor.copy_(torch.round(tensor / step) * step)
 
 
-def run_layer(layer, xs, state, weights, backend=None):
+def run_layer(layer, xs, state, weights):
     xs = xs.clone().requires_grad_()
     if isinstance(layer, (LIFRecurrentCell, norse.LIFRecurrentCell)):
         spikes = []
