@@ -196,9 +196,10 @@ static char acquire_all(buffer_arg *args, int count, int optional)
         buffer_arg *arg = &args[k];
         if (arg->obj == Py_None && k == optional)
             continue;
-        if (arg->obj == Py_None) {
-            PyErr_Format(PyExc_TypeError, "%s must be a float32 or float64 buffer, got None",
-                         arg->name);
+        if (arg->obj == NULL || !PyObject_CheckBuffer(arg->obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s must be a float32 or float64 buffer (e.g. tensor.numpy()), got %.100s",
+                         arg->name, arg->obj ? Py_TYPE(arg->obj)->tp_name : "nothing");
             goto fail;
         }
         int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (arg->writable ? PyBUF_WRITABLE : 0);
