@@ -186,11 +186,11 @@ def test_auto_picks_c_and_falls_back_with_a_reason():
     assert snnlearn.last_path() == "c"
     with pytest.raises(TypeError, match="input is torch.float64 but input_weights is"):
         layer(xs.double())
-    tensor_p = LIFRecurrent(3, 4, LIFParameters(v_th=torch.tensor(1.0)))
-    tensor_p(xs)
+    per_neuron = LIFRecurrent(3, 4, LIFParameters(v_th=torch.full((4,), 1.0)))
+    per_neuron(xs)
     assert snnlearn.last_path() == "reference"
     with snnlearn.use_backend("c"), pytest.raises(ValueError, match="v_th"):
-        tensor_p(xs)
+        per_neuron(xs)
 
 
 def test_mismatched_state_takes_the_reference_which_reports_it():
