@@ -5,8 +5,10 @@
 parameters, inputs scaled so that the layer spikes at a course-like rate (printed). Two
 modes: forward (under ``torch.no_grad()``) and forward + backward (gradients of the input
 and both weight matrices from ``spikes.sum() + state.v.sum()``). Times are medians of
-several runs, in milliseconds per call, with ratios measured in this run. Norse, when not
-importable, gets one "not installed" line (install: ``make install``, requirements-peers.txt).
+several runs, in milliseconds per call, the implementations' calls interleaved round by
+round (so that other jobs on a shared machine slow them alike), with ratios measured in this
+run. Norse, when not importable, gets one "not installed" line (install: ``make install``,
+requirements-peers.txt).
 
 For 512 hidden it also prints the dense matrix work of the backward pass
 (``recurrent_weights.T @ grad_i`` at every step, plus the gradient of ``recurrent_weights``)
@@ -75,7 +77,8 @@ def layer_runner(kind: str, hidden: int):
 NAMES = {"c": "snnlearn C", "reference": "snnlearn reference", "norse": "norse 1.1.0"}
 
 
-def measure(kind: str, hidden: int, backward: bool, min_total: float) -> float:
+def call_once(kind: str, hidden: int, backward: bool) -> Callable[[], None]:
+    """One call of ``kind``'s layer on the benchmark input (forward, or forward+backward)."""
     run, layer = layer_runner(kind, hidden)
     torch.manual_seed(1)
     xs = torch.rand(T, BATCH, INPUTS) * GAIN
@@ -83,15 +86,30 @@ def measure(kind: str, hidden: int, backward: bool, min_total: float) -> float:
         def once():
             with torch.no_grad():
                 run(xs)
-    else:
-        xs.requires_grad_()
+        return once
+    xs.requires_grad_()
 
-        def once():
-            xs.grad = None
-            layer.zero_grad(set_to_none=True)
-            z, v = run(xs)
-            (z.sum() + v.sum()).backward()
-    return median_time(once, min_total)
+    def once():
+        xs.grad = None
+        layer.zero_grad(set_to_none=True)
+        z, v = run(xs)
+        (z.sum() + v.sum()).backward()
+    return once
+
+
+def measure_interleaved(kinds, hidden: int, backward: bool, rounds: int) -> Dict[str, float]:
+    """Median seconds per call of each kind, the kinds' calls interleaved round by round,
+    so that a machine shared with other jobs slows them alike and the ratios hold."""
+    calls = {kind: call_once(kind, hidden, backward) for kind in kinds}
+    times: Dict[str, list] = {kind: [] for kind in kinds}
+    for once in calls.values():
+        once()  # warm-up
+    for _ in range(rounds):
+        for kind, once in calls.items():
+            start = CLOCK()
+            once()
+            times[kind].append(CLOCK() - start)
+    return {kind: statistics.median(t) for kind, t in times.items()}
 
 
 def spike_rate(hidden: int) -> float:
@@ -116,6 +134,7 @@ def dense_report(hidden: int, ours_fb: float, min_total: float) -> None:
     dense_flops = carry_flops + weight_flops
     at_peak = carry_flops / throughput + weight_flops / big_throughput
     loop = median_time(lambda: [torch.mm(g, w) for _ in range(T - 1)], min_total)
+    kernel = c_backward_time(hidden, min_total)
     print(f"\nDense backward work at {hidden} hidden: {dense_flops / 1e9:.2f} GFLOP "
           f"({carry_flops / 1e9:.2f} in the per-step recurrent_weights.T @ grad_i, "
           f"{weight_flops / 1e9:.2f} in the weight gradient).")
@@ -126,8 +145,30 @@ def dense_report(hidden: int, ours_fb: float, min_total: float) -> None:
           f"{100 * at_peak / ours_fb:.0f} % of our forward+backward ({ours_fb * 1e3:.2f} ms); "
           f"our whole forward+backward runs at {dense_flops / ours_fb / 1e9:.1f} GFLOP/s of "
           f"dense work = {100 * dense_flops / ours_fb / throughput:.0f} % of the mm throughput.")
-    print(f"Alternative design check: the {T - 1} per-step products as torch.mm calls from "
-          f"Python take {loop * 1e3:.2f} ms alone (the C backward does them inside its loop).")
+    print(f"Design check: the {T - 1} per-step products alone, as torch.mm calls from Python, "
+          f"take {loop * 1e3:.2f} ms; the whole C BPTT kernel (them included) takes "
+          f"{kernel * 1e3:.2f} ms.")
+
+
+def c_backward_time(hidden: int, min_total: float) -> float:
+    """Seconds of one C BPTT call (snnlearn._lif_recurrent.backward) at the benchmark size."""
+    from snnlearn import _lif_recurrent
+
+    g = torch.Generator().manual_seed(2)
+    shape = (T, BATCH, hidden)
+    grad_z, v_pre = torch.randn(shape, generator=g), torch.rand(shape, generator=g) * 2
+    w_rec = torch.randn(hidden, hidden, generator=g) * (2 / hidden) ** 0.5
+    grad_v, grad_i = torch.zeros(BATCH, hidden), torch.zeros(BATCH, hidden)
+    grad_i1 = torch.empty(shape)
+    p = LIFParameters()
+
+    def once():
+        _lif_recurrent.backward(
+            grad_z.numpy(), v_pre.numpy(), w_rec.numpy(), grad_v.numpy(), grad_i.numpy(),
+            grad_i1.numpy(), steps=T, batch=BATCH, hidden=hidden, dt=DT,
+            tau_syn_inv=p.tau_syn_inv, tau_mem_inv=p.tau_mem_inv, v_th=p.v_th,
+            v_reset=p.v_reset, alpha=p.alpha, threads=torch.get_num_threads())
+    return median_time(once, min_total)
 
 
 def main(argv=None) -> None:
@@ -156,32 +197,38 @@ def main(argv=None) -> None:
           f"{torch.__version__}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs, "
           f"recurrent C extension {'built' if built else 'MISSING'}; "
           f"{'CPU' if args.cpu_time else 'wall'} time")
-    results: Dict[str, Dict[tuple, Optional[float]]] = {}
+    kinds = []
+    for kind in ("c", "reference", "norse"):
+        try:
+            layer_runner(kind, 4)
+            kinds.append(kind)
+        except ImportError as error:
+            print(f"({NAMES[kind]}: not installed ({error.name}))")
+    rounds = 5 if args.quick else 15
+    results: Dict[str, Dict[tuple, Optional[float]]] = {kind: {} for kind in kinds}
     for backward in (False, True):
         mode = "forward + backward" if backward else "forward (no_grad)"
-        print(f"\n## {mode}: milliseconds per call, median (lower is better)\n")
-        print(f"| {'implementation':<22} |" + "".join(f" {f'{h} hidden':>12} |" for h in sizes))
-        print("|" + "-" * 24 + "|" + "".join("-" * 14 + "|" for _ in sizes))
+        for hidden in sizes:
+            for kind, seconds in measure_interleaved(kinds, hidden, backward, rounds).items():
+                results[kind][(hidden, backward)] = seconds
+        print(f"\n## {mode}: milliseconds per call, median of {rounds} interleaved rounds "
+              "(lower is better)\n")
+        print(f"| {'implementation':<23} |" + "".join(f" {f'{h} hidden':>12} |" for h in sizes))
+        print("|" + "-" * 25 + "|" + "".join("-" * 14 + "|" for _ in sizes))
         for kind in ("c", "reference", "norse"):
-            cells = []
-            try:
-                layer_runner(kind, 4)
-            except ImportError as error:
-                print(f"| {NAMES[kind]:<22} | not installed ({error.name})")
+            if kind not in kinds:
+                print(f"| {NAMES[kind]:<23} | not installed")
                 continue
-            for hidden in sizes:
-                seconds = measure(kind, hidden, backward, min_total)
-                results.setdefault(kind, {})[(hidden, backward)] = seconds
-                cells.append(f"{seconds * 1e3:>12.2f}")
-            print(f"| {NAMES[kind]:<22} |" + "".join(f" {c} |" for c in cells), flush=True)
+            print(f"| {NAMES[kind]:<23} |" + "".join(
+                f" {results[kind][(h, backward)] * 1e3:>12.2f} |" for h in sizes))
         for peer in ("reference", "norse"):
-            if peer in results and "c" in results:
+            if peer in kinds and "c" in kinds:
                 ratios = [results[peer][(h, backward)] / results["c"][(h, backward)] for h in sizes]
-                print(f"| {'C speed-up vs ' + peer:<22} |"
-                      + "".join(f" {f'{r:.1f}x':>12} |" for r in ratios))
+                print(f"| {'C speed-up vs ' + peer:<23} |"
+                      + "".join(f" {f'{r:.1f}x':>12} |" for r in ratios), flush=True)
     print("\nSpike rate (fraction of neurons spiking per step): "
           + ", ".join(f"{h} hidden {spike_rate(h):.3f}" for h in sizes))
-    if 512 in sizes and "c" in results:
+    if 512 in sizes and "c" in kinds:
         dense_report(512, results["c"][(512, True)], min_total)
 
 
