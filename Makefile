@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 COURSE := $(VENV)/.course-installed
 DEV    := $(VENV)/.dev-installed
+PEERS  := $(VENV)/.peers-installed
 BOOK_FLAGS ?= -W -n --keep-going
 NBGRADER := cd exercises && ../$(BIN)/nbgrader
 
@@ -25,13 +26,20 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
 # The course environment: requirements.txt and snnlearn with its C extension.
-$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.c snnlearn/_lif_kernels.h
+$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.c snnlearn/_lif_kernels.h \
+          snnlearn/_lif_recurrent.c snnlearn/_lif_recurrent_kernels.h
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-build-isolation -e .
 	@touch $@
 
+# The peer libraries tests and benchmarks compare against (Norse 1.1.0 ...): --no-deps, so
+# that pip never resolves torch (their requirements would pull a multi-GB CUDA build).
+$(PEERS): $(COURSE) requirements-peers.txt
+	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
+	@touch $@
+
 # Tests and instructor tooling on top of it.
-$(DEV): $(COURSE) requirements-dev.txt
+$(DEV): $(PEERS) requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@touch $@
 
@@ -79,8 +87,9 @@ test-sanitize: $(DEV)
 	  SNNLEARN_EXPECT_SANITIZED=1 \
 	  $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider --capture=sys $(SANITIZE_TESTS)
 
-bench: $(COURSE)
+bench: $(PEERS)
 	$(BIN)/python benchmarks/bench_lif.py
+	$(BIN)/python benchmarks/bench_lif_recurrent.py
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.

@@ -17,6 +17,14 @@ setup(
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
                                 "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
             extra_link_args=["-pthread"],
-        )
+        ),
+        Extension(
+            "snnlearn._lif_recurrent",
+            sources=["snnlearn/_lif_recurrent.c"],
+            depends=["snnlearn/_lif_recurrent_kernels.h"],
+            extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
+                                "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
+            extra_link_args=["-pthread"],
+        ),
     ]
 )

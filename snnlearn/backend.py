@@ -62,6 +62,7 @@ __all__ = [
     "use_backend",
     "last_path",
     "why_not_c",
+    "choose_path",
     "lif_step",
     "lif_sequence",
 ]
@@ -168,17 +169,28 @@ def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
     return None
 
 
-def _choose(x: torch.Tensor, p: LIFParameters, dt) -> str:
+def _choose(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str] = None) -> str:
     backend = _block_backend.get() or _default or _process_default()
     if backend == "reference":
         path = "reference"
     else:
-        reason = why_not_c(x, p, dt)
+        reason = why_not_c(x, p, dt) or unavailable
         if reason is not None and backend == "c":
             raise ValueError(f"backend 'c' was requested but {reason}")
         path = "reference" if reason else "c"
     _last_path.set(path)
     return path
+
+
+def choose_path(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str] = None) -> str:
+    """Pick ``"c"`` or ``"reference"`` for one call of a layer with its own C kernel (the
+    recurrent LIF), by the rules above, and record it for :func:`last_path`.
+
+    ``unavailable`` says why that layer's kernel cannot run on its other arguments (e.g.
+    weights of another dtype), or is ``None``. Raises ``ValueError`` under ``"c"`` when C
+    cannot run.
+    """
+    return _choose(x, p, dt, unavailable)
 
 
 def _check_input(x, name: str) -> None:

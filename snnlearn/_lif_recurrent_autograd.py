@@ -1,0 +1,120 @@
+"""Autograd Function over the recurrent LIF kernels in ``snnlearn._lif_recurrent``.
+
+PyTorch does the dense work that BLAS does best: the input projection of all ``T`` steps is
+one matrix multiply (``xs @ input_weights.T``, plus ``z0 @ recurrent_weights.T`` for the
+first step's recurrent input) before the C call, and the gradient of ``recurrent_weights``
+is one matrix multiply over all steps after it. The C kernel runs the recurrence (a spike
+adds one row of ``recurrent_weights.T``: cost follows the spikes) and the whole BPTT in one
+call each. Autograd carries the gradients of ``xs``, ``input_weights`` and ``z0`` through
+the projection; the Function itself returns those of the projection, of ``(v0, i0)`` and
+of ``recurrent_weights``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from . import _lif_recurrent
+from .functional.lif import LIFParameters
+from .functional.threshold import saved_tensors_or_explain
+
+__all__ = ["LIFRecurrentSequenceFunction", "lif_recurrent_sequence_c"]
+
+
+def _buffer(tensor: torch.Tensor):
+    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol."""
+    return tensor.detach().numpy()
+
+
+def _sizes(xp: torch.Tensor) -> dict:
+    steps, batch, hidden = xp.shape
+    return dict(steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads())
+
+
+def _forward_c(xp, w_rec, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
+    """Run the C forward on ``xp`` ``(T, B, H)``; ``v`` and ``i`` (contiguous, owned)
+    become the final state. Returns ``(z, v_pre or None)``."""
+    z = torch.empty_like(xp)
+    v_pre = torch.empty_like(xp) if keep_v_pre else None
+    _lif_recurrent.forward(
+        _buffer(xp), _buffer(w_rec.detach().t().contiguous()), _buffer(v), _buffer(i),
+        _buffer(z), None if v_pre is None else _buffer(v_pre),
+        dt=float(dt), tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv),
+        v_leak=float(p.v_leak), v_th=float(p.v_th), v_reset=float(p.v_reset), **_sizes(xp),
+    )
+    return z, v_pre
+
+
+class LIFRecurrentSequenceFunction(torch.autograd.Function):
+    """``(xp, v0, i0, recurrent_weights) -> (z, v_T, i_T)`` over a whole sequence.
+
+    ``xp`` ``(T, B, H)`` is the projected input (``xs @ input_weights.T``, with step 0's
+    recurrent input from ``z0`` already added). Backward runs BPTT over all steps in one C
+    call, from the pre-reset voltages and the spikes kept by the forward pass, and returns
+    ``grad_xp`` (the gradient of each step's jumped current), the gradients of ``(v0, i0)``
+    and ``sum_t grad_i1[t].T @ z[t-1]`` for ``recurrent_weights``.
+    """
+
+    @staticmethod
+    def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float):
+        xp = xp.contiguous()
+        v = v0.detach().clone(memory_format=torch.contiguous_format)
+        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        z, v_pre = _forward_c(xp, recurrent_weights, v, i, p, dt, keep_v_pre=True)
+        ctx.save_for_backward(v_pre, z, recurrent_weights)
+        ctx.scalars = dict(dt=float(dt), tau_syn_inv=float(p.tau_syn_inv),
+                           tau_mem_inv=float(p.tau_mem_inv), v_th=float(p.v_th),
+                           v_reset=float(p.v_reset), alpha=float(p.alpha))
+        return z, v, i
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_z, grad_v, grad_i):
+        v_pre, z, w_rec = saved_tensors_or_explain(ctx)
+        grad_v0 = grad_v.clone(memory_format=torch.contiguous_format)
+        grad_i0 = grad_i.clone(memory_format=torch.contiguous_format)
+        grad_i1 = torch.empty_like(v_pre)
+        _lif_recurrent.backward(
+            _buffer(grad_z.contiguous()), _buffer(v_pre), _buffer(w_rec.detach().contiguous()),
+            _buffer(grad_v0), _buffer(grad_i0), _buffer(grad_i1), **_sizes(v_pre), **ctx.scalars,
+        )
+        grad_w_rec = None
+        if ctx.needs_input_grad[3]:
+            hidden = v_pre.shape[-1]
+            grad_w_rec = grad_i1[1:].reshape(-1, hidden).t() @ z[:-1].reshape(-1, hidden)
+        return grad_i1, grad_v0, grad_i0, grad_w_rec, None, None
+
+
+def lif_recurrent_sequence_c(
+    xs: torch.Tensor, z0: Optional[torch.Tensor], v0: torch.Tensor, i0: torch.Tensor,
+    input_weights: torch.Tensor, recurrent_weights: torch.Tensor, p: LIFParameters, dt: float,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Spikes ``(T, ..., H)`` and final ``(z, v, i)`` of a recurrent LIF layer on the C path.
+
+    ``xs`` is ``(T, ..., input)``; the state tensors are ``(..., H)``; ``z0=None`` means no
+    spikes before the first step (a resting state). Arguments are checked by the caller
+    (``snnlearn.backend``); the C side checks again. With nothing to differentiate the kernel
+    runs without an autograd node and keeps no pre-reset voltages.
+    """
+    steps, hidden = xs.shape[0], input_weights.shape[0]
+    batch_shape = v0.shape[:-1]
+    if steps == 0:  # nothing runs: the state passes through, as in the reference
+        z0 = xs.new_zeros((*batch_shape, hidden)) if z0 is None else z0
+        return xs.new_zeros((0, *batch_shape, hidden)), z0, v0, i0
+    batch = math.prod(batch_shape)
+    xp = torch.nn.functional.linear(xs, input_weights).reshape(steps, batch, hidden)
+    if z0 is not None:  # step 0's recurrent input, from the spikes before the sequence
+        xp[0] += torch.nn.functional.linear(z0.reshape(batch, hidden), recurrent_weights)
+    v0, i0 = v0.reshape(batch, hidden), i0.reshape(batch, hidden)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (xp, v0, i0, recurrent_weights)):
+        z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
+    else:
+        v = v0.detach().clone(memory_format=torch.contiguous_format)
+        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        z, _ = _forward_c(xp.contiguous(), recurrent_weights, v, i, p, dt, keep_v_pre=False)
+    z = z.reshape(steps, *batch_shape, hidden)
+    return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)
