@@ -95,6 +95,38 @@ def lif_backward_call(rng):
     return args, dict(lif_params(rng), steps=steps, alpha=100.0)
 
 
+def recurrent_sizes(rng):
+    """(steps, batch, hidden): mostly small, sometimes large enough to split over threads."""
+    from snnlearn import _lif_recurrent
+
+    if rng.random() < 0.02:
+        return 2, 40, _lif_recurrent.PARALLEL_MIN_WORK // 80 + int(rng.integers(0, 5))
+    # batch >= 1: with hidden^2 recurrent weights, a batch of 0 leaves some buffers non-empty
+    # while any steps is valid, which the harness (all buffers empty) would call bad
+    return int(rng.integers(0, 6)), int(rng.integers(1, 9)), int(rng.integers(1, 40))
+
+
+def lif_recurrent_forward_call(rng):
+    steps, batch, hidden = recurrent_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    total, state = steps * batch * hidden, batch * hidden
+    args = [guarded(rng, total, dtype), guarded(rng, hidden * hidden, dtype),
+            guarded(rng, state, dtype), guarded(rng, state, dtype),
+            guarded(rng, total, dtype, "zero"),
+            None if rng.random() < 0.3 else guarded(rng, total, dtype, "zero")]
+    return args, dict(lif_params(rng), steps=steps, batch=batch, hidden=hidden, v_leak=0.0)
+
+
+def lif_recurrent_backward_call(rng):
+    steps, batch, hidden = recurrent_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    total, state = steps * batch * hidden, batch * hidden
+    args = [guarded(rng, total, dtype), guarded(rng, total, dtype),
+            guarded(rng, hidden * hidden, dtype), guarded(rng, state, dtype),
+            guarded(rng, state, dtype), guarded(rng, total, dtype, "zero")]
+    return args, dict(lif_params(rng), steps=steps, batch=batch, hidden=hidden, alpha=100.0)
+
+
 @dataclass
 class Case:
     """One compiled function: how to build a valid call, and which of its positional
@@ -113,6 +145,10 @@ class Case:
 CASES: List[Case] = [
     Case("snnlearn._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
     Case("snnlearn._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
+    Case("snnlearn._lif_recurrent", "forward", lif_recurrent_forward_call,
+         outputs=(2, 3, 4, 5), optional=(5,), counts=("steps", "batch", "hidden")),
+    Case("snnlearn._lif_recurrent", "backward", lif_recurrent_backward_call,
+         outputs=(3, 4, 5), counts=("steps", "batch", "hidden")),
 ]
 
 
