@@ -28,14 +28,43 @@ def requirement_names(path: Path) -> dict:
     return names
 
 
+# Course packages that only build the book: not in the learners' Binder environment.
+BOOK_BUILD_ONLY = {"jupyter-book", "django-static-mathjax"}
+CPU_WHEEL = re.compile(r"torch @ https://download\.pytorch\.org/whl/cpu/"
+                       r"torch-(?P<version>[0-9.]+)%2Bcpu-cp311-cp311-manylinux_2_28_x86_64\.whl")
+
+
 def test_binder_environment_is_cpu_torch_python_311_without_instructor_tooling():
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
     text = (BINDER / "requirements.txt").read_text()
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
     names = requirement_names(BINDER / "requirements.txt")
-    assert names["torch"] == requirement_names(ROOT / "requirements.txt")["torch"] == "torch==2.13.0"
-    assert "jupytext" in names
+    course = requirement_names(ROOT / "requirements.txt")
+    pinned = re.fullmatch(r"torch==(\S+)", course["torch"])
+    assert pinned, course["torch"]
+    wheel = CPU_WHEEL.fullmatch(names["torch"])
+    assert wheel, f"Binder's torch is not the CPU wheel named exactly: {names['torch']}"
+    assert wheel["version"] == pinned[1], "Binder's torch is not the version requirements.txt pins"
+    assert "index-url" not in text, "an extra index applies to every package: name the wheel"
     assert "nbgrader" not in names, "Binder is for learners: no nbgrader server extensions"
+    assert not names.keys() & BOOK_BUILD_ONLY, "Binder does not build the book"
+    assert "jupytext" in names and "jupyterlab-myst" in names
+
+
+def test_binder_requirements_name_no_repository_file():
+    """repo2docker installs such a file before copying the repository: a content commit
+    reuses the cached environment instead of reinstalling torch."""
+    for line in (BINDER / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        assert not re.match(r"-[rce]\b|--requirement|--constraint|--editable|\.|/|file:",
+                            line), f"binder/requirements.txt references a file: {line!r}"
+
+
+def test_binder_requirements_are_the_course_requirements_for_learners():
+    names = requirement_names(BINDER / "requirements.txt")
+    course = requirement_names(ROOT / "requirements.txt")
+    expected = {n: spec for n, spec in course.items() if n not in BOOK_BUILD_ONLY | {"torch"}}
+    actual = {n: spec for n, spec in names.items() if n not in ("torch", "jupyterlab")}
+    assert actual == expected, "binder/requirements.txt drifted from requirements.txt"
 
 
 def test_local_install_uses_pypi_only():
@@ -62,6 +91,8 @@ def test_repo2docker_dockerfile_installs_requirements_and_runs_post_build():
     assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in dockerfile
     assert "./binder/postBuild" in dockerfile
     copy_repo = dockerfile.index("COPY --chown=0:0 src/ ${REPO_DIR}/")
-    assert copy_repo < dockerfile.index('-r "binder/requirements.txt"'), \
-        "the repository must be in place before pip resolves -r ../requirements.txt"
+    assert dockerfile.index('-r "binder/requirements.txt"') < copy_repo, \
+        "the environment must be installed before the repository is copied in (so a " \
+        "content commit does not reinstall torch)"
+    assert copy_repo < dockerfile.index("./binder/postBuild")
     assert re.search(r"python.?3\.11", dockerfile)
