@@ -21,11 +21,18 @@
    workflow (.github/workflows/publish.yml) commits these same files on every publish:
    ``https://colab.research.google.com/github/<org>/<repo>/blob/notebooks/<page>.ipynb``.
    The chapters' sources stay MyST text; no generated notebook is committed to ``main``.
+4. **Live Code against a local Jupyter server, offline (tests only).** The published site's
+   Live Code asks Binder for a kernel and loads Thebe from a CDN. With
+   ``snnlearn_thebe_local = {"lib": <thebe's lib/ folder from the npm package>,
+   "base_url": "http://127.0.0.1:<port>", "token": <token>}`` (tests/test_live_code.py
+   sets it) the build copies Thebe into ``_static/thebe/``, loads it from there, and points
+   Thebe at that Jupyter server instead of Binder.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -150,6 +157,87 @@ def _publish_notebook(app, pagename, templatename, context, doctree):
             })
 
 
+THEBE_SUBDIR = "thebe"
+
+
+def _thebe_local(app) -> dict | None:
+    local = app.config.snnlearn_thebe_local
+    if not local:
+        return None
+    missing = {"lib", "base_url", "token"} - set(local)
+    if missing:
+        raise ValueError(f"snnlearn_thebe_local lacks {sorted(missing)}")
+    if not (Path(local["lib"]) / "index.js").is_file():
+        raise ValueError(f"snnlearn_thebe_local: no index.js in {local['lib']}")
+    return local
+
+
+def _thebe_local_config(app, doctree, docname):
+    """Replaces sphinx-thebe's Binder configuration by the local server's (tests only)."""
+    import json
+
+    from docutils import nodes
+
+    local = _thebe_local(app)
+    if local is None:
+        return
+    folder = str(Path(docname).parent)
+    config = {
+        "requestKernel": True,
+        "useBinder": False,
+        "serverSettings": {"baseUrl": local["base_url"], "token": local["token"],
+                           "appendToken": True},
+        "kernelOptions": {"name": "python3", "path": folder},
+        "predefinedOutput": True,
+        "mountActivateWidget": False,
+        "mountStatusWidget": False,
+    }
+    for raw in list(doctree.findall(nodes.raw)):
+        if "text/x-thebe-config" in raw.astext():
+            text = ('<script type="text/x-thebe-config">\n' + json.dumps(config, indent=2)
+                    + "\n</script>\n")
+            raw.replace_self(nodes.raw(text=text, format="html"))
+
+
+# sphinx-thebe 0.3.1 calls ``thebelab.bootstrap()`` without options; Thebe 0.9 (the Thebe
+# on the npm registry) then merges ``useBinder: true`` over the page's configuration. In
+# local mode, wrap bootstrap as soon as Thebe defines ``window.thebelab`` so that it uses the
+# page's server settings instead of Binder.
+THEBE_NO_BINDER_JS = """;
+Object.defineProperty(window, "thebelab", {configurable: true, get() { return undefined; },
+  set(thebe) {
+    const bootstrap = thebe.bootstrap;
+    thebe.bootstrap = (options = {}) => bootstrap(Object.assign({}, options, {useBinder: false, requestKernel: true}));
+    Object.defineProperty(window, "thebelab", {value: thebe, writable: true, configurable: true});
+  }});"""
+
+
+def _thebe_local_script(app, pagename, templatename, context, doctree):
+    """Loads the vendored Thebe (tests only)."""
+    if _thebe_local(app) is None:
+        return
+    from sphinx.builders.html._assets import _JavaScript
+
+    local_url = context["pathto"](f"_static/{THEBE_SUBDIR}/index.js", 1)
+    scripts = context.get("script_files") or []
+    for index, script in enumerate(scripts):
+        body = (getattr(script, "attributes", {}) or {}).get("body", "")
+        if "THEBE_JS_URL" in body:
+            body = re.sub(r'const THEBE_JS_URL = "[^"]*"',
+                          f'const THEBE_JS_URL = "{local_url}"', body) + THEBE_NO_BINDER_JS
+            attributes = dict(script.attributes, body=body)
+            scripts[index] = _JavaScript(script.filename, priority=script.priority,
+                                         **attributes)
+
+
+def _copy_thebe(app, exception):
+    local = _thebe_local(app)
+    if exception is not None or local is None or app.builder.format != "html":
+        return
+    shutil.copytree(local["lib"], Path(app.outdir) / "_static" / THEBE_SUBDIR,
+                    ignore=shutil.ignore_patterns("*.map", "types"), dirs_exist_ok=True)
+
+
 def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
     scripts = context.get("script_files")
     if not scripts:
@@ -174,4 +262,9 @@ def setup(app):
     # After sphinx-book-theme's launch and download buttons (priority 501).
     app.connect("html-page-context", _publish_notebook, priority=600)
     app.add_config_value("snnlearn_notebooks_branch", "notebooks", "html")
+    # Tests only: Live Code against a local Jupyter server with a vendored Thebe.
+    app.add_config_value("snnlearn_thebe_local", None, "html")
+    app.connect("doctree-resolved", _thebe_local_config, priority=900)
+    app.connect("html-page-context", _thebe_local_script, priority=998)
+    app.connect("build-finished", _copy_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
