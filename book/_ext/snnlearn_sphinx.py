@@ -24,14 +24,21 @@
 4. **Live Code against a local Jupyter server, offline (tests only).** The published site's
    Live Code asks Binder for a kernel and loads Thebe from a CDN. With
    ``snnlearn_thebe_local = {"lib": <thebe's lib/ folder from the npm package>,
+   "requirejs": <require.js from the requirejs npm package>,
    "base_url": "http://127.0.0.1:<port>", "token": <token>}`` (tests/test_live_code.py
-   sets it) the build copies Thebe into ``_static/thebe/``, loads it from there, and points
-   Thebe at that Jupyter server instead of Binder.
+   sets it) the build copies Thebe and require.js into ``_static/thebe/``, loads Thebe from
+   there, and points it at that Jupyter server instead of Binder. Thebe 0.9's widget
+   manager fetches require.js from a hard-coded CDN URL before it renders any widget
+   (even ipywidgets' own): in this mode that one URL is fetched from the build instead.
+   Thebe typesets math in outputs and widgets with MathJax 2 (from a CDN by default): an
+   optional ``"mathjax2"`` folder (e.g. the jupyter-server-mathjax package's ``static/``)
+   is copied to ``_static/thebe/mathjax2/`` and used instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 from pathlib import Path
@@ -164,7 +171,7 @@ def _thebe_local(app) -> dict | None:
     local = app.config.snnlearn_thebe_local
     if not local:
         return None
-    missing = {"lib", "base_url", "token"} - set(local)
+    missing = {"lib", "requirejs", "base_url", "token"} - set(local)
     if missing:
         raise ValueError(f"snnlearn_thebe_local lacks {sorted(missing)}")
     if not (Path(local["lib"]) / "index.js").is_file():
@@ -174,8 +181,6 @@ def _thebe_local(app) -> dict | None:
 
 def _thebe_local_config(app, doctree, docname):
     """Replaces sphinx-thebe's Binder configuration by the local server's (tests only)."""
-    import json
-
     from docutils import nodes
 
     local = _thebe_local(app)
@@ -192,6 +197,9 @@ def _thebe_local_config(app, doctree, docname):
         "mountActivateWidget": False,
         "mountStatusWidget": False,
     }
+    if local.get("mathjax2"):
+        config["mathjaxUrl"] = ("../" * docname.count("/")
+                                + f"_static/{THEBE_SUBDIR}/mathjax2/MathJax.js")
     for raw in list(doctree.findall(nodes.raw)):
         if "text/x-thebe-config" in raw.astext():
             text = ('<script type="text/x-thebe-config">\n' + json.dumps(config, indent=2)
@@ -203,6 +211,10 @@ def _thebe_local_config(app, doctree, docname):
 # on the npm registry) then merges ``useBinder: true`` over the page's configuration. In
 # local mode, wrap bootstrap as soon as Thebe defines ``window.thebelab`` so that it uses the
 # page's server settings instead of Binder.
+THEBE_REQUIREJS_CDN = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js"
+THEBE_REQUIREJS_FROM_BUILD_JS = """;
+(() => { const cdn = %s, local = new URL(%s, document.baseURI).href, fetch = window.fetch;
+  window.fetch = (input, init) => fetch(String(input) === cdn ? local : input, init); })();"""
 THEBE_NO_BINDER_JS = """;
 Object.defineProperty(window, "thebelab", {configurable: true, get() { return undefined; },
   set(thebe) {
@@ -225,6 +237,9 @@ def _thebe_local_script(app, pagename, templatename, context, doctree):
         if "THEBE_JS_URL" in body:
             body = re.sub(r'const THEBE_JS_URL = "[^"]*"',
                           f'const THEBE_JS_URL = "{local_url}"', body) + THEBE_NO_BINDER_JS
+            requirejs_url = context["pathto"](f"_static/{THEBE_SUBDIR}/require.min.js", 1)
+            body += THEBE_REQUIREJS_FROM_BUILD_JS % (json.dumps(THEBE_REQUIREJS_CDN),
+                                                     json.dumps(requirejs_url))
             attributes = dict(script.attributes, body=body)
             scripts[index] = _JavaScript(script.filename, priority=script.priority,
                                          **attributes)
@@ -234,8 +249,12 @@ def _copy_thebe(app, exception):
     local = _thebe_local(app)
     if exception is not None or local is None or app.builder.format != "html":
         return
-    shutil.copytree(local["lib"], Path(app.outdir) / "_static" / THEBE_SUBDIR,
-                    ignore=shutil.ignore_patterns("*.map", "types"), dirs_exist_ok=True)
+    target = Path(app.outdir) / "_static" / THEBE_SUBDIR
+    shutil.copytree(local["lib"], target, ignore=shutil.ignore_patterns("*.map", "types"),
+                    dirs_exist_ok=True)
+    shutil.copy2(local["requirejs"], target / "require.min.js")
+    if local.get("mathjax2"):
+        shutil.copytree(local["mathjax2"], target / "mathjax2", dirs_exist_ok=True)
 
 
 def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
