@@ -10,7 +10,8 @@ and no failed request, apart from requests to the external hosts listed in
 same with or without internet); every image has loaded and has real alt text; the
 next/previous links walk the whole TOC in order; the search page finds "LIF"; chapter pages
 offer the Binder and Live Code (Thebe) launch buttons for this repository and the page's
-own source file. A full-page screenshot of each page is saved next to the build
+own source file; every page with math typesets it with the MathJax shipped in the build
+(no raw TeX visible, no MathJax request off the site). A full-page screenshot of each page is saved next to the build
 (``<build>/screenshots/``) for review.
 
 The tests need Chromium at /usr/bin/chromium (Debian's ``chromium`` package; never
