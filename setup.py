@@ -4,11 +4,62 @@ The kernels are plain C against the Python headers only (no torch headers, no ni
 -ffp-contract=off keeps gcc from fusing multiply-adds, so results match PyTorch's to the bit;
 -fno-trapping-math lets it vectorize the spike comparison (results unchanged).
 -pthread: large calls split their neurons over POSIX threads.
+
+Every extension is optional (OptionalBuildExt): on a machine without a working C compiler
+``pip install .`` still installs snnlearn, whose PyTorch reference then runs every step
+(same numbers, slower). The build says so in one line starting "snnlearn:" (pip shows it
+with ``-v``) and records why in ``snnlearn/_c_build_skipped.txt``, which
+``snnlearn.why_not_c`` reports at run time.
 """
 
+import os
+
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+SKIPPED_NOTE = os.path.join("snnlearn", "_c_build_skipped.txt")
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext for which every extension in ``ext_modules`` is optional."""
+
+    def run(self):
+        self._skipped = []
+        for extension in self.extensions:
+            extension.optional = True
+        try:
+            super().run()
+        except Exception as error:  # noqa: BLE001 - no compiler at all: fall back, say why
+            self._skipped += [(e.name, error) for e in self.extensions]
+        self._record_skipped()
+
+    def build_extension(self, extension):
+        try:
+            super().build_extension(extension)
+        except Exception as error:  # noqa: BLE001 - CompileError, LinkError, OSError, ...
+            self._skipped.append((extension.name, error))
+
+    def _record_skipped(self):
+        base = os.getcwd() if self.inplace else self.build_lib
+        note = os.path.join(base, SKIPPED_NOTE)
+        if not self._skipped:
+            if os.path.exists(note):
+                os.remove(note)
+            return
+        names = ", ".join(name for name, _ in self._skipped)
+        reason = "; ".join(f"{name}: {str(error).strip() or type(error).__name__}"
+                           for name, error in self._skipped)
+        print(f"snnlearn: no C compiler could build {names}: installing without the C "
+              f"kernels; the PyTorch reference runs every LIF step (same results, slower). "
+              f"Reason: {reason}", flush=True)
+        os.makedirs(os.path.dirname(note), exist_ok=True)
+        with open(note, "w") as handle:
+            handle.write(f"not compiled at install time ({reason}); install a C compiler "
+                         "(e.g. gcc) and reinstall snnlearn to use the C kernels\n")
+
 
 setup(
+    cmdclass={"build_ext": OptionalBuildExt},
     ext_modules=[
         Extension(
             "snnlearn._lif",

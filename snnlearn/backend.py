@@ -48,9 +48,12 @@ from .functional.lif import (
 
 try:  # the extension is built by `pip install -e .`; without it everything still runs
     from . import _lif_autograd
-except ImportError as _error:  # pragma: no cover - exercised only on a broken install
+except ImportError as _error:  # pragma: no cover - exercised by tests/test_no_compiler.py
     _lif_autograd = None
-    _IMPORT_ERROR: Optional[str] = str(_error)
+    # setup.py leaves this note when no C compiler could build the extension at install.
+    _NOTE = os.path.join(os.path.dirname(__file__), "_c_build_skipped.txt")
+    _IMPORT_ERROR: Optional[str] = (open(_NOTE).read().strip() if os.path.isfile(_NOTE)
+                                    else str(_error))
 else:
     _IMPORT_ERROR = None
 

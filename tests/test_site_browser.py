@@ -10,7 +10,8 @@ and no failed request, apart from requests to the external hosts listed in
 same with or without internet); every image has loaded and has real alt text; the
 next/previous links walk the whole TOC in order; the search page finds "LIF"; chapter pages
 offer the Binder and Live Code (Thebe) launch buttons for this repository and the page's
-own source file. A full-page screenshot of each page is saved next to the build
+own source file; every page with math typesets it with the MathJax shipped in the build
+(no raw TeX visible, no MathJax request off the site). A full-page screenshot of each page is saved next to the build
 (``<build>/screenshots/``) for review.
 
 The tests need Chromium at /usr/bin/chromium (Debian's ``chromium`` package; never
@@ -44,7 +45,7 @@ HOW_TO_ENABLE = ("browser tests skipped: no Chromium at {path}; to enable them i
 # blocked in these tests). A request to, or console error about, any other external host
 # fails the page: add a host here only on purpose.
 EXPECTED_EXTERNAL = {
-    "cdn.jsdelivr.net",       # MathJax (Sphinx's default mathjax_path); ipywidgets' embed
+    "cdn.jsdelivr.net",       # ipywidgets' embed (MathJax ships with the site: not here)
     "cdnjs.cloudflare.com",   # require.js, which myst-nb adds to pages with ipywidgets
     "unpkg.com",              # Thebe, loaded when "Live Code" is pressed
     "mybinder.org",           # Binder, behind Live Code
@@ -202,6 +203,12 @@ def site(browser, built_book):
         thread.join(timeout=10)
 
 
+def _is_loopback(url: str) -> bool:
+    split = urlsplit(url)
+    return split.scheme not in ("http", "https", "ws", "wss") or \
+        split.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 @pytest.fixture(scope="module")
 def context(browser, site):
     """One browser context; every page load starts with empty storage, like a first visit."""
@@ -209,6 +216,9 @@ def context(browser, site):
     ctx.set_default_timeout(TIMEOUT_MS)
     ctx.set_default_navigation_timeout(TIMEOUT_MS)
     ctx.add_init_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
+    # Every request that leaves this machine is aborted by Playwright as well (the host
+    # resolver rules above already fail them): what the tests see is the offline site.
+    ctx.route(lambda url: not _is_loopback(url), lambda route: route.abort("blockedbyclient"))
     yield ctx
     ctx.close()
 
@@ -478,3 +488,73 @@ def test_search_finds_lif(visit):
     pages = {docname_of(href, v.base) for href in hrefs}
     assert pages & set(PAGES), f"no search result is a course page: {sorted(pages)}"
     assert_clean(v, "search.html?q=LIF")
+
+
+# --- math, rendered by the MathJax that ships with the site ---------------------------------
+
+# Raw TeX that a reader must never see: $...$ (inline math not typeset), \frac, \begin{...}
+# and other common commands. Checked in the visible text of the article, outside code.
+RAW_TEX = re.compile(r"\$[^$\s][^$]*\$|\\(frac|begin\{|end\{|mathrm|tau|theta|sum|int|partial"
+                     r"|cdot|left|right|text\{)")
+VISIBLE_TEXT_JS = """() => {
+    const skip = 'pre, code, script, style, mjx-container, .highlight, .MathJax';
+    const article = document.querySelector('article.bd-article') || document.body;
+    const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    const texts = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!parent || parent.closest(skip)) continue;
+        if (parent.checkVisibility && !parent.checkVisibility()) continue;
+        texts.push(node.textContent);
+    }
+    return texts.join(' ');
+}"""
+
+
+def math_pages(built_book) -> list[str]:
+    """Pages whose HTML holds math for MathJax (Sphinx marks it with class="math")."""
+    return [d for d in PAGES
+            if 'class="math' in (Path(built_book) / (d + ".html")).read_text(errors="replace")]
+
+
+def test_math_renders_without_the_network(built_book, visit, screenshots):
+    """Every page with math loads MathJax from the site itself and typesets every formula:
+    MathJax's output elements are there, no raw TeX is left in the visible text, and no
+    request leaves localhost for it (all of them are blocked here)."""
+    pages = math_pages(built_book)
+    assert pages, "no page of the book has math: is the check looking at the right build?"
+    problems = []
+    for docname in pages:
+        v = visit()
+        page = v.goto(docname + ".html")
+        sources = page.locator("script[src*='mathjax']").evaluate_all(
+            "els => els.map(e => e.src)")
+        if not sources or any(not src.startswith(v.origin + "/") for src in sources):
+            problems.append(f"{docname}: MathJax is not loaded from the site: {sources}")
+            continue
+        try:
+            page.wait_for_function(
+                "window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " && MathJax.startup.document && MathJax.startup.document.getMathItemsWithin"
+                "(document.body).length > 0", timeout=TIMEOUT_MS)
+            page.evaluate("MathJax.startup.promise")
+        except Exception as error:  # noqa: BLE001 - reported below
+            problems.append(f"{docname}: MathJax did not typeset the page ({error})")
+        formulas = page.locator("article mjx-container").count()
+        written = page.locator("article .math").count()
+        if formulas == 0 or formulas < written:
+            problems.append(f"{docname}: {formulas} typeset formulas for {written} math "
+                            "elements in the page")
+        text = page.evaluate(VISIBLE_TEXT_JS)
+        raw = sorted({m.group(0)[:60] for m in RAW_TEX.finditer(text)})
+        if raw:
+            problems.append(f"{docname}: raw TeX visible: {raw[:8]}")
+        mathjax_external = [u for u in v.external if "mathjax" in u.lower()]
+        if mathjax_external:
+            problems.append(f"{docname}: MathJax requests leave the site: {mathjax_external}")
+        problems += [f"{docname}: {p}" for p in v.unexpected_problems()]
+        first = page.locator("article mjx-container").first
+        if first.count():
+            first.scroll_into_view_if_needed()
+            page.screenshot(path=str(screenshots / (docname.replace("/", "__") + "__math.png")))
+    assert not problems, "\n  ".join(["math without the network:"] + problems)
