@@ -20,6 +20,9 @@ SLOW_MODULES = {
     "test_exercises.py": "grades scratch courses with nbgrader",
     "test_site_browser.py": "drives Chromium over the built site",
     "test_binder.py": "asks repo2docker for the Binder image",
+    "test_live_code.py": "builds the site and runs Live Code against a local Jupyter server",
+    "test_live_jupyterlab.py": "runs chapters in JupyterLab in Chromium",
+    "test_no_compiler.py": "installs snnlearn into a fresh environment without a compiler",
 }
 
 
