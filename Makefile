@@ -57,7 +57,17 @@ bench: $(COURSE)
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.
-ASSIGNMENTS := pytorch_basics spiking_neurons training_snns
+# The assignments are the folders of exercises/source (build_sources.assignments()).
+ASSIGNMENTS := $(sort $(patsubst exercises/source/%/,%,$(dir $(wildcard exercises/source/*/*.md))))
+# make autograde JOBS=N: N submissions at once (default: all cores). SANDBOX=none grades
+# without the bubblewrap sandbox (trusted submissions only). GRADEBOOK_URL=<SQLAlchemy URL>
+# keeps the gradebook elsewhere (e.g. PostgreSQL); default: exercises/gradebook.db.
+JOBS ?= 0
+SANDBOX ?= bwrap
+ifneq ($(GRADEBOOK_URL),)
+export GRADEBOOK_URL
+endif
+export SNNLEARN_SANDBOX := $(SANDBOX)
 assignments check-assignments collect autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # source/<a>/<a>.md -> source/<a>/<a>.ipynb (Jupytext) -> release/<a>/<a>.ipynb (nbgrader).
@@ -79,10 +89,12 @@ collect: $(DEV)
 	cp -R "$(ZIPS)"/. exercises/downloaded/$(ASSIGNMENT)/archive/
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
 
-# Grades every submission (FORCE=1: grade again those already graded) and writes
-# exercises/grading_report.{csv,txt}: every submission, its score or FAILED and why.
+# Grades every submission (FORCE=1: grade again those already graded), each in its own
+# scratch course with its kernel in a bubblewrap sandbox, JOBS at a time, and writes
+# exercises/grading_report.{csv,txt}: every submission, its score or FAILED and why,
+# TAMPERED test cells, limits hit, grading time.
 autograde: $(DEV)
-	$(BIN)/python exercises/grading_report.py --autograde $(if $(FORCE),--force) $(ASSIGNMENT)
+	$(BIN)/python exercises/grading.py --autograde --jobs $(JOBS) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 # HTML feedback for the learners: exercises/feedback/<student_id>/<assignment>/.
 feedback: $(DEV)
@@ -93,6 +105,7 @@ feedback: $(DEV)
 # All scores from the gradebook: exercises/grades.csv (one row per student and assignment).
 export: $(DEV)
 	$(NBGRADER) export --to grades.csv
-	@echo "wrote exercises/grades.csv (FAILED submissions count 0 there: see exercises/grading_report.txt)"
+	$(BIN)/python exercises/grading.py --canvas
+	@echo "wrote exercises/grades.csv and canvas_grades.csv (FAILED submissions count 0 there: see exercises/grading_report.txt)"
 
 grade: autograde feedback export
