@@ -10,7 +10,7 @@ BOOK_FLAGS ?= -W -n --keep-going
 NBGRADER := cd exercises && ../$(BIN)/nbgrader
 
 .PHONY: help install book book-clean test bench \
-        assignments check-assignments collect autograde feedback export grade
+        assignments check-assignments collect duedate autograde feedback export grade
 
 help:
 	@echo "make book    build the course site into _build/html (chapters executed)"
@@ -68,7 +68,7 @@ ifneq ($(GRADEBOOK_URL),)
 export GRADEBOOK_URL
 endif
 export SNNLEARN_SANDBOX := $(SANDBOX)
-assignments check-assignments collect autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
+assignments check-assignments collect duedate autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # source/<a>/<a>.md -> source/<a>/<a>.ipynb (Jupytext) -> release/<a>/<a>.ipynb (nbgrader).
 assignments: $(DEV)
@@ -88,6 +88,14 @@ collect: $(DEV)
 	mkdir -p exercises/downloaded/$(ASSIGNMENT)/archive
 	cp -R "$(ZIPS)"/. exercises/downloaded/$(ASSIGNMENT)/archive/
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
+	$(BIN)/python exercises/grading.py --stamp $(ASSIGNMENT)
+
+# make duedate ASSIGNMENT=spiking_neurons DUEDATE="2026-05-01 23:59 UTC": late submissions
+# then lose SNNLEARN_LATE_PENALTY_PER_DAY points per started day (nbgrader_config.py).
+duedate: $(DEV)
+	@test -n "$(ASSIGNMENT)" -a -n "$(DUEDATE)" || \
+	  { echo 'usage: make duedate ASSIGNMENT=<assignment> DUEDATE="2026-05-01 23:59 UTC"'; exit 2; }
+	$(BIN)/python exercises/grading.py --duedate "$(DUEDATE)" $(ASSIGNMENT)
 
 # Grades every submission (FORCE=1: grade again those already graded), each in its own
 # scratch course with its kernel in a bubblewrap sandbox, JOBS at a time, and writes

@@ -268,6 +268,14 @@ def take_result(course: Path, result: dict, results: dict, logs: dict) -> None:
     """Merge one submission's result (parent only) and keep its time and limits."""
     a, s = result["assignment"], result["student"]
     result["merged"] = merge_result(course, result)
+    if not result["merged"]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(gradebook_url(course)) as gb:  # FAILED students are listed too
+            try:
+                gb.find_student(s)
+            except MissingEntry:
+                gb.add_student(s)
     if result["log"]:
         logs.setdefault(a, []).append((s, result["log"]))
     record = run_log_path(course, a, s)
@@ -497,7 +505,9 @@ def gradebook_scores(course: Path, db_url: Optional[str] = None):
                     submission = gb.find_submission(assignment.name, student)
                 except MissingEntry:
                     continue
-                scores[(student, assignment.name)] = (float(submission.score),
+                # As nbgrader's export: the late penalty is taken off (never below 0).
+                penalty = float(submission.late_submission_penalty or 0.0)
+                scores[(student, assignment.name)] = (max(0.0, float(submission.score) - penalty),
                                                       float(submission.max_score))
     return scores, students, maxima
 
@@ -613,7 +623,9 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
             row = [name, "", student.id, student.id, ""]
             for assignment in assignments:
                 try:
-                    row.append(f"{gb.find_submission(assignment.name, student.id).score:g}")
+                    submission = gb.find_submission(assignment.name, student.id)
+                    penalty = float(submission.late_submission_penalty or 0.0)
+                    row.append(f"{max(0.0, float(submission.score) - penalty):g}")
                 except MissingEntry:
                     row.append("0")
             rows.append(row)
@@ -622,6 +634,54 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def stamp_submissions(course: Path, assignment: str) -> Dict[str, str]:
+    """Write submitted/<student>/<assignment>/timestamp.txt from the collected files in
+    downloaded/<assignment>/archive/: a <student>.zip's newest notebook entry time, or the
+    newest notebook modification time in a <student>/ folder (taken as UTC). nbgrader's
+    late penalties read it. Returns {student: timestamp}."""
+    import datetime
+    import zipfile
+
+    archive = course / "downloaded" / assignment / "archive"
+    stamps: Dict[str, str] = {}
+    for entry in sorted(archive.iterdir()) if archive.is_dir() else []:
+        when = None
+        if entry.suffix == ".zip" and entry.is_file():
+            student = entry.stem
+            with zipfile.ZipFile(entry) as zipped:
+                times = [datetime.datetime(*info.date_time) for info in zipped.infolist()
+                         if info.filename.endswith(".ipynb")]
+            when = max(times) if times else None
+        elif entry.is_dir():
+            student = entry.name
+            times = [p.stat().st_mtime for p in entry.rglob("*.ipynb")]
+            when = (datetime.datetime.fromtimestamp(max(times), datetime.timezone.utc)
+                    .replace(tzinfo=None) if times else None)
+        else:
+            continue
+        folder = course / "submitted" / student / assignment
+        if when is None or not folder.is_dir():
+            continue
+        stamps[student] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+        (folder / "timestamp.txt").write_text(stamps[student], encoding="utf-8")
+    return stamps
+
+
+def set_duedate(course: Path, assignment: str, duedate: str) -> None:
+    """Record the due date (e.g. "2026-05-01 23:59:00 UTC") of an assignment."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    try:
+        when = parse_utc(duedate)
+    except ValueError:
+        raise ValueError(f"--duedate: {duedate!r} is not a date (e.g. 2026-05-01 23:59 UTC)")
+    if not assignment_in_gradebook(course, assignment):
+        record_in_gradebook(course, assignment, echo=False)
+    with Gradebook(gradebook_url(course)) as gb:
+        gb.update_or_create_assignment(assignment, duedate=when)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -642,6 +702,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="exit with status 1 if a submission FAILED")
     parser.add_argument("--canvas", action="store_true",
                         help="only write canvas_grades.csv from the gradebook")
+    parser.add_argument("--stamp", action="store_true",
+                        help="only write the submissions' timestamp.txt from downloaded/")
+    parser.add_argument("--duedate", metavar="DATE",
+                        help="only record DATE as the due date of the (one) assignment given")
     args = parser.parse_args(argv)
     if args.jobs < 0:
         parser.error(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
@@ -650,6 +714,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     course = args.course.resolve()
     if args.canvas:
         print(f"written: {write_canvas_csv(course)}")
+        return 0
+    if args.stamp or args.duedate:
+        if len(args.assignments) != 1:
+            parser.error("--stamp and --duedate need exactly one assignment")
+        if args.duedate:
+            try:
+                set_duedate(course, args.assignments[0], args.duedate)
+            except ValueError as error:
+                parser.error(str(error))
+            print(f"due date of {args.assignments[0]}: {args.duedate}")
+        if args.stamp:
+            stamps = stamp_submissions(course, args.assignments[0])
+            print(f"timestamps of {len(stamps)} submissions written from the collected files")
         return 0
     names = args.assignments or assignments_with_submissions(course)
     if args.autograde:

@@ -17,6 +17,8 @@ Two environment variables tune the execution limits (e.g. for tests or slow mach
     a kernel that ignores it fails the submission, which the grading report lists as FAILED.
 ``GRADEBOOK_URL``
     the gradebook's SQLAlchemy URL (default: the SQLite file gradebook.db here).
+``SNNLEARN_LATE_PENALTY_PER_DAY``
+    points taken off a late submission per started day after the due date (default 0).
 
 The kernel runs in a bubblewrap sandbox with resource limits, and the test cells are
 checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
@@ -37,6 +39,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import List
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
@@ -107,6 +110,24 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# --- late submissions ---------------------------------------------------------------------
+# A submission's time is its timestamp.txt (make collect writes it from the collected files);
+# the due date is the assignment's in the gradebook (python exercises/grading.py --duedate).
+LATE_PENALTY_PER_DAY = float(os.environ.get("SNNLEARN_LATE_PENALTY_PER_DAY", "0"))
+
+
+class PerDayLatePenalty(LateSubmissionPlugin):
+    """LATE_PENALTY_PER_DAY points off per started day late (never below 0 points)."""
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        import math
+
+        days = math.ceil(total_seconds_late / 86400.0)
+        return min(score, LATE_PENALTY_PER_DAY * days) if days > 0 else 0.0
+
+
+c.AssignLatePenalties.plugin_class = PerDayLatePenalty
 
 # --- generate_feedback -------------------------------------------------------------------
 # The autograded notebooks hold the full test cells; learners see them without the hidden

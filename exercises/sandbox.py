@@ -471,6 +471,13 @@ class Integrity:
                     else:
                         continue
                 kept.append(output)
+            # A locked test cell compiles: a syntax error means its code was rewritten on
+            # the way (an input transformer), and its traceback would show hidden tests.
+            broken = [o for o in kept if o.get("output_type") == "error"
+                      and o.get("ename") in ("SyntaxError", "IndentationError", "TabError")]
+            if broken:
+                kept = [o for o in kept if not any(o is b for b in broken)]
+                tamper.append("the test cell's code was rewritten (it no longer compiles)")
             cell.outputs = kept
             errored = any(o.get("output_type") == "error" for o in kept)
             if errored and not tamper:

@@ -152,8 +152,9 @@ VANDAL = """
 import glob, os, shutil
 seen = []
 course = {course!r}
-for path in [course + '/gradebook.db', course + '/source', course + '/submitted', '/root']:
-    if os.path.isfile(path) or (os.path.isdir(path) and os.listdir(path)):
+for path in [course + '/gradebook.db', course + '/source', course + '/submitted',
+             {repo!r} + '/README.md', {repo!r} + '/exercises/source']:
+    if os.path.exists(path):
         seen.append(path)
 try:
     open(course + '/gradebook.db', 'w').close()
@@ -203,7 +204,7 @@ def class_of_submissions(course: Path) -> dict:
     students["spiking_neurons"].update(hostile_submissions(spiking))
     students["spiking_neurons"]["vandal"] = edit_cell(
         spiking, "firing_rate",
-        source=VANDAL.format(course=str(course)) + "\n" + next(
+        source=VANDAL.format(course=str(course), repo=str(ROOT)) + "\n" + next(
             c.source for c in spiking.cells if grade_id(c) == "firing_rate"))
     firing = next(c.source for c in spiking.cells if grade_id(c) == "firing_rate")
     students["spiking_neurons"]["infinite_loop"] = edit_cell(
@@ -405,7 +406,8 @@ def test_autograde_on_a_fresh_clone_records_the_assignment_itself(course, tmp_pa
     fresh = tmp_path / "course"
     shutil.copytree(course.root / "source", fresh / "source")
     shutil.copytree(course.root / "release", fresh / "release")
-    shutil.copy(EXERCISES / "nbgrader_config.py", fresh)
+    for name in grading.COURSE_FILES:
+        shutil.copy(EXERCISES / name, fresh)
     shutil.copytree(course.root / "submitted" / "reference" / "pytorch_basics",
                     fresh / "submitted" / "ada" / "pytorch_basics")
     released = (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes()
@@ -470,9 +472,9 @@ def test_corrupted_notebook_is_reported_failed_and_the_others_are_graded(course)
     assert row["status"] == "FAILED", row
     assert "JSON" in row["notes"], row
     assert course.autograde_rcs["spiking_neurons"] != 0  # nbgrader says so too
-    graded = [s for (s, a), r in course.report.items()
-              if a == "spiking_neurons" and r["status"] == "GRADED"]
-    assert len(graded) == len(course.students["spiking_neurons"]) - 1
+    failed = {s for (s, a), r in course.report.items()
+              if a == "spiking_neurons" and r["status"] == "FAILED"}
+    assert failed == {"corrupted_json", "exits_the_kernel"}
     text = (course.root / "grading.txt").read_text()
     assert "FAILED" in text and "corrupted_json" in text
 
