@@ -47,6 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sandbox  # noqa: E402  (the kernel's sandbox and limits)
 
 COURSE = Path(__file__).resolve().parent
+# nbgrader's Gradebook runs alembic by name (in this process too): this Python's bin/ first.
+if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "notes"]
 
 

@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -55,7 +56,8 @@ def postgres(tmp_path_factory):
     reason = missing_postgres()
     if reason:
         skip_or_fail(reason)
-    base = tmp_path_factory.mktemp("pg")
+    # Not under pytest's folder: the postgres user must be able to reach it.
+    base = Path(tempfile.mkdtemp(prefix="snnlearn-pg-"))
     data, sockets = base / "data", base / "sockets"
     sockets.mkdir()
     as_postgres = []
@@ -63,14 +65,16 @@ def postgres(tmp_path_factory):
         user = pwd.getpwnam("postgres")
         for path in (base, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
-        os.chmod(base.parent, 0o755)
         as_postgres = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                        "--init-groups"]
     bin_ = PG_BIN[0]
 
     def run(*args):
-        return subprocess.run(as_postgres + [str(a) for a in args], check=True,
-                              capture_output=True, text=True, cwd=base)
+        result = subprocess.run(as_postgres + [str(a) for a in args], capture_output=True,
+                                text=True, cwd=base)
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
+        return result
 
     run(bin_ / "initdb", "-D", data, "-A", "trust", "-U", "grader")
     run(bin_ / "pg_ctl", "-D", data, "-w", "-l", base / "log",
@@ -80,7 +84,10 @@ def postgres(tmp_path_factory):
         run(bin_ / "createdb", "-h", sockets, "-U", "grader", "gradebook")
         yield f"postgresql+psycopg2://grader@/gradebook?host={sockets}"
     finally:
-        run(bin_ / "pg_ctl", "-D", data, "-w", "-m", "immediate", "stop")
+        try:
+            run(bin_ / "pg_ctl", "-D", data, "-w", "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_autograde_into_a_postgresql_gradebook(postgres, tmp_path, monkeypatch):
