@@ -153,6 +153,20 @@ def exposed_paths() -> List[Path]:
     return sorted(paths, key=lambda p: len(p.parts))
 
 
+def threads_of(uid: int) -> int:
+    """How many threads (what RLIMIT_NPROC counts) the user ``uid`` runs now."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
+
+
 def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
                   status_file: Path) -> List[str]:
     """The kernel command wrapped in bubblewrap, prlimit and (as root) setpriv."""
@@ -187,8 +201,12 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
              "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
              "--setenv", "LANG", "C.UTF-8", "--setenv", "MPLBACKEND", "Agg",
              "--setenv", "OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1")]
-    limit = ["prlimit", f"--as={lim['memory_bytes']}", f"--cpu={lim['cpu_seconds']}",
-             f"--nproc={lim['processes']}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
+    # RLIMIT_NPROC counts every thread of the user: as root the kernel runs as nobody (who
+    # runs nothing else); otherwise what the instructor already runs comes on top.
+    processes = lim["processes"] + (0 if os.geteuid() == 0 else threads_of(os.geteuid()))
+    cpu = f"{lim['cpu_seconds']}:{lim['cpu_seconds'] + 5}"  # SIGXCPU, then SIGKILL
+    limit = ["prlimit", f"--as={lim['memory_bytes']}", f"--cpu={cpu}",
+             f"--nproc={processes}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
     if os.geteuid() == 0:
         # root ignores RLIMIT_NPROC and could undo the mounts: run the kernel as nobody.
         args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
