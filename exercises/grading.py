@@ -1,18 +1,31 @@
-"""Autograde the submissions with nbgrader and report on every one of them.
+"""Grading helpers shared by the Makefile, the scripts and the tests: autograde a class
+safely and in parallel, and report on every submission.
 
-``make autograde`` runs ``python exercises/grading_report.py --autograde``: for each
-assignment with submissions it runs ``nbgrader autograde <assignment>`` in the course root
-(its output is kept in ``nbgrader_autograde_<assignment>.log``), then writes
+``make autograde`` runs ``python exercises/grading.py --autograde [--jobs N]``. For each
+assignment with submissions:
+
+1. the assignment is recorded in the gradebook if it is not there yet (fresh clone), and a
+   *template* scratch course is made: nbgrader_config.py, sandbox.py, source/ and release/ of
+   the assignment, and a private SQLite gradebook that knows it (due date included);
+2. every submission (or batch of ``--batch`` submissions) is graded by its own
+   ``nbgrader autograde`` run in a copy of the template, ``--jobs`` at a time (default: the
+   number of cores), with a progress bar. nbgrader runs each kernel in the bubblewrap sandbox
+   of sandbox.py, which sees only its notebook's scratch folder, never the real course;
+3. the parent process alone merges each result into the real course: the autograded
+   notebooks, and the grades, comments, timestamp and late penalty into the real gradebook
+   (``GRADEBOOK_URL`` or exercises/gradebook.db), so workers never write it concurrently.
+
+Then it writes
 
 - ``grading_report.csv``: one row per student and assignment, with the columns
-  ``assignment, student_id, status, score, max_score, notes``;
+  ``assignment, student_id, status, score, max_score, seconds, notes``;
 - ``grading_report.txt``: the same as a table, failed submissions first.
 
 ``status`` is
 
 ``GRADED``
-    nbgrader ran the notebook; ``score`` is what the gradebook holds (a real score, 0
-    included).
+    nbgrader ran the notebook; ``score`` is what the gradebook holds, less the late penalty
+    (as nbgrader's export computes it).
 ``FAILED``
     nbgrader could not grade it (the file is not a notebook, the kernel died or did not stop
     after a timeout, ...): ``notes`` says why. nbgrader's own ``export`` lists such a
@@ -21,11 +34,15 @@ assignment with submissions it runs ``nbgrader autograde <assignment>`` in the c
 ``NOT SUBMITTED``
     the student is in the gradebook but has no submission for this assignment.
 
-``notes`` also flags read-only cells (tests, set-up) that a student changed or deleted
-(nbgrader restores them from source/ before grading, so the score is fair, but you may want
-to know), cells stopped by the time limit, and notebooks missing from a submission.
+``notes`` starts with ``TAMPERED: <cells> (why)`` when test cells did not really run to
+their end (sandbox.py), and flags resource limits hit, read-only cells (tests, set-up) that
+a student changed or deleted (nbgrader restores them before grading), cells stopped by the
+time limit, and notebooks missing from a submission. ``seconds`` is the time the
+submission's notebook took to run, kernel start included.
 
-Without ``--autograde`` the script only writes the report from what is already there.
+Other commands: ``--canvas`` (canvas_grades.csv), ``--stamp`` (timestamps from the collected
+files), ``--duedate`` (an assignment's due date). Without ``--autograde`` the script only
+writes the report from what is already there.
 """
 
 from __future__ import annotations
