@@ -2,15 +2,19 @@
 
 One scratch copy of exercises/ is made per test module: the source notebooks are regenerated
 from their Jupytext sources, the student versions with ``nbgrader generate_assignment``, a
-class of submissions is collected with ``nbgrader zip_collect``, graded with one
-``nbgrader autograde`` run per assignment (through exercises/grading.py, as
-``make autograde`` does), and then ``generate_feedback`` and ``export`` run. The tests read
-the results. Nothing is written into the committed tree.
+class of submissions is collected with ``nbgrader zip_collect``, graded as ``make autograde``
+does (exercises/grading.py: each batch of submissions in its own scratch course, in parallel,
+each kernel in the bubblewrap sandbox, results merged by the parent), and then
+``generate_feedback`` and ``export`` run. The tests read the results. Nothing is written into
+the committed tree.
 
-The submissions: the reference solution and the untouched student version of every
-assignment; for ``lif_step`` seven typical mistakes; an infinite loop, a syntax error and a
-corrupted notebook file (spiking_neurons); a kernel that ignores the interrupt and a student
-who edits a test cell (pytorch_basics).
+The assignments are the folders of exercises/source (build_sources.assignments()). The
+submissions: the reference solution and the untouched student version of every assignment;
+one per typical mistake of tests/mistakes/<assignment>.py (format: ASSIGNMENTS.md); an
+infinite loop, a syntax error and a corrupted notebook file (spiking_neurons); a kernel that
+ignores the interrupt and a student who edits a test cell (pytorch_basics); and, on
+spiking_neurons only (to keep the time bounded), hostile submissions: one wrong lif_step
+alone and with each cheating trick, and a vandal that attacks the course from its kernel.
 """
 
 from __future__ import annotations
