@@ -12,6 +12,10 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import pytest
+
+# The slow tier (``make test-fast`` leaves it out): it runs nbgrader.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"

@@ -19,6 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+# The slow tier (``make test-fast`` leaves it out): it runs nbgrader.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1:] if Path(
