@@ -175,7 +175,9 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
     lim = limits()
     hidden = hidden_paths()
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+    # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs",
+            "/dev/shm", "--proc", "/proc",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session"]
     for path in hidden:

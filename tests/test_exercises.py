@@ -43,7 +43,7 @@ EXERCISES = ROOT / "exercises"
 # little; set-up and training cells keep their long limit (nbgrader_config.LONG_CELLS).
 CELL_TIMEOUT = "12"
 # Submissions per nbgrader run: saves nbgrader's start-up (each kernel is still sandboxed).
-GRADING_BATCH = 4
+GRADING_BATCH = 6
 INTERRUPT_GRACE = "5"
 
 

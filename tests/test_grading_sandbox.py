@@ -81,6 +81,8 @@ try:
     net = 'connected'
 except OSError as error:
     net = type(error).__name__
+import multiprocessing
+multiprocessing.Semaphore()  # joblib, DataLoader: a writable /dev/shm
 print(json.dumps(dict(seen=seen, net=net, pids=sorted(int(p) for p in os.listdir('/proc')
       if p.isdigit()), uid=os.getuid(), env=sorted(os.environ),
       here=can_write('x'), outside=can_write({str(ROOT / 'pwned')!r}))))
