@@ -11,7 +11,7 @@ BOOK_FLAGS ?= -W -n --keep-going
 NBGRADER := cd exercises && ../$(BIN)/nbgrader
 
 .PHONY: help install book book-clean test test-fast test-sanitize bench \
-        assignments check-assignments collect autograde feedback export grade
+        assignments check-assignments collect duedate autograde feedback export grade
 
 help:
 	@echo "make book    build the course site into _build/html (chapters executed)"
@@ -93,8 +93,18 @@ bench: $(PEERS)
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.
-ASSIGNMENTS := pytorch_basics spiking_neurons training_snns
-assignments check-assignments collect autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
+# The assignments are the folders of exercises/source (build_sources.assignments()).
+ASSIGNMENTS := $(sort $(patsubst exercises/source/%/,%,$(dir $(wildcard exercises/source/*/*.md))))
+# make autograde JOBS=N: N submissions at once (default: all cores). SANDBOX=none grades
+# without the bubblewrap sandbox (trusted submissions only). GRADEBOOK_URL=<SQLAlchemy URL>
+# keeps the gradebook elsewhere (e.g. PostgreSQL); default: exercises/gradebook.db.
+JOBS ?= 0
+SANDBOX ?= bwrap
+ifneq ($(GRADEBOOK_URL),)
+export GRADEBOOK_URL
+endif
+export SNNLEARN_SANDBOX := $(SANDBOX)
+assignments check-assignments collect duedate autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # source/<a>/<a>.md -> source/<a>/<a>.ipynb (Jupytext) -> release/<a>/<a>.ipynb (nbgrader).
 assignments: $(DEV)
@@ -114,11 +124,21 @@ collect: $(DEV)
 	mkdir -p exercises/downloaded/$(ASSIGNMENT)/archive
 	cp -R "$(ZIPS)"/. exercises/downloaded/$(ASSIGNMENT)/archive/
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
+	$(BIN)/python exercises/grading.py --stamp $(ASSIGNMENT)
 
-# Grades every submission (FORCE=1: grade again those already graded) and writes
-# exercises/grading_report.{csv,txt}: every submission, its score or FAILED and why.
+# make duedate ASSIGNMENT=spiking_neurons DUEDATE="2026-05-01 23:59 UTC": late submissions
+# then lose SNNLEARN_LATE_PENALTY_PER_DAY points per started day (nbgrader_config.py).
+duedate: $(DEV)
+	@test -n "$(ASSIGNMENT)" -a -n "$(DUEDATE)" || \
+	  { echo 'usage: make duedate ASSIGNMENT=<assignment> DUEDATE="2026-05-01 23:59 UTC"'; exit 2; }
+	$(BIN)/python exercises/grading.py --duedate "$(DUEDATE)" $(ASSIGNMENT)
+
+# Grades every submission (FORCE=1: grade again those already graded), each in its own
+# scratch course with its kernel in a bubblewrap sandbox, JOBS at a time, and writes
+# exercises/grading_report.{csv,txt}: every submission, its score or FAILED and why,
+# TAMPERED test cells, limits hit, grading time.
 autograde: $(DEV)
-	$(BIN)/python exercises/grading_report.py --autograde $(if $(FORCE),--force) $(ASSIGNMENT)
+	$(BIN)/python exercises/grading.py --autograde --jobs $(JOBS) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 # HTML feedback for the learners: exercises/feedback/<student_id>/<assignment>/.
 feedback: $(DEV)
@@ -129,6 +149,7 @@ feedback: $(DEV)
 # All scores from the gradebook: exercises/grades.csv (one row per student and assignment).
 export: $(DEV)
 	$(NBGRADER) export --to grades.csv
-	@echo "wrote exercises/grades.csv (FAILED submissions count 0 there: see exercises/grading_report.txt)"
+	$(BIN)/python exercises/grading.py --canvas
+	@echo "wrote exercises/grades.csv and canvas_grades.csv (FAILED submissions count 0 there: see exercises/grading_report.txt)"
 
 grade: autograde feedback export

@@ -15,11 +15,19 @@ Two environment variables tune the execution limits (e.g. for tests or slow mach
 ``SNNLEARN_INTERRUPT_GRACE``
     seconds a kernel has to stop after the interrupt that follows a timeout (default 10);
     a kernel that ignores it fails the submission, which the grading report lists as FAILED.
+``GRADEBOOK_URL``
+    the gradebook's SQLAlchemy URL (default: the SQLite file gradebook.db here).
+``SNNLEARN_LATE_PENALTY_PER_DAY``
+    points taken off a late submission per started day after the due date (default 0).
+
+The kernel runs in a bubblewrap sandbox with resource limits, and the test cells are
+checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
+for trusted runs only). ``make autograde`` grades each submission in its own scratch copy of
+the course (grading.py).
 """
 
 import os
-import time
-from queue import Empty
+import sys
 
 from nbgrader.preprocessors import (
     AssignLatePenalties,
@@ -30,18 +38,22 @@ from nbgrader.preprocessors import (
     LimitOutput,
     SaveAutoGrades,
 )
-from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import List
 
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import sandbox  # noqa: E402  (the sandboxed kernel and the tamper-proof test cells)
 
 # --- where things are --------------------------------------------------------------------
 c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = "snnlearn"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# GRADEBOOK_URL (any SQLAlchemy URL, e.g. postgresql://...) replaces the SQLite file.
+c.CourseDirectory.db_url = (os.environ.get("GRADEBOOK_URL")
+                            or "sqlite:///" + os.path.join(HERE, "gradebook.db"))
 # The Jupytext sources (source/<assignment>/<assignment>.md) carry the solutions and the
 # hidden tests: never copy them into release/ (nor into autograded/ or feedback/).
 c.CourseDirectory.ignore = [
@@ -75,28 +87,8 @@ def cell_timeout(cell):
     return LONG_CELL_TIMEOUT if grade_id in LONG_CELLS else CELL_TIMEOUT
 
 
-class SnnlearnExecute(Execute):
-    """nbgrader's Execute, but a kernel that ignores the timeout's interrupt fails the
-    submission (nbgrader reports it and goes on with the next one) instead of making
-    every later cell wait for its own timeout."""
-
-    async def _async_handle_timeout(self, timeout, cell=None):
-        reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel
-        deadline = time.monotonic() + INTERRUPT_GRACE
-        while time.monotonic() < deadline:
-            try:
-                msg = await self.kc.shell_channel.get_msg(
-                    timeout=max(0.1, deadline - time.monotonic()))
-            except Empty:
-                break
-            except Exception:  # the channel is gone: let nbclient find the dead kernel
-                return reply
-            if msg.get("msg_type") == "execute_reply":
-                return reply  # the interrupted cell has stopped: go on with the next one
-        grade_id = (cell or {}).get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        raise UnresponsiveKernelError(
-            f"kernel did not stop within {INTERRUPT_GRACE} s of the interrupt sent after "
-            f"a {timeout} s timeout (cell {grade_id or '?'})")
+class SnnlearnExecute(sandbox.SnnlearnExecute):
+    interrupt_grace = INTERRUPT_GRACE
 
 
 c.Execute.timeout = CELL_TIMEOUT
@@ -118,6 +110,24 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# --- late submissions ---------------------------------------------------------------------
+# A submission's time is its timestamp.txt (make collect writes it from the collected files);
+# the due date is the assignment's in the gradebook (python exercises/grading.py --duedate).
+LATE_PENALTY_PER_DAY = float(os.environ.get("SNNLEARN_LATE_PENALTY_PER_DAY", "0"))
+
+
+class PerDayLatePenalty(LateSubmissionPlugin):
+    """LATE_PENALTY_PER_DAY points off per started day late (never below 0 points)."""
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        import math
+
+        days = math.ceil(total_seconds_late / 86400.0)
+        return min(score, LATE_PENALTY_PER_DAY * days) if days > 0 else 0.0
+
+
+c.AssignLatePenalties.plugin_class = PerDayLatePenalty
 
 # --- generate_feedback -------------------------------------------------------------------
 # The autograded notebooks hold the full test cells; learners see them without the hidden

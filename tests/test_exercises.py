@@ -2,15 +2,19 @@
 
 One scratch copy of exercises/ is made per test module: the source notebooks are regenerated
 from their Jupytext sources, the student versions with ``nbgrader generate_assignment``, a
-class of submissions is collected with ``nbgrader zip_collect``, graded with one
-``nbgrader autograde`` run per assignment (through exercises/grading_report.py, as
-``make autograde`` does), and then ``generate_feedback`` and ``export`` run. The tests read
-the results. Nothing is written into the committed tree.
+class of submissions is collected with ``nbgrader zip_collect``, graded as ``make autograde``
+does (exercises/grading.py: each batch of submissions in its own scratch course, in parallel,
+each kernel in the bubblewrap sandbox, results merged by the parent), and then
+``generate_feedback`` and ``export`` run. The tests read the results. Nothing is written into
+the committed tree.
 
-The submissions: the reference solution and the untouched student version of every
-assignment; for ``lif_step`` seven typical mistakes; an infinite loop, a syntax error and a
-corrupted notebook file (spiking_neurons); a kernel that ignores the interrupt and a student
-who edits a test cell (pytorch_basics).
+The assignments are the folders of exercises/source (build_sources.assignments()). The
+submissions: the reference solution and the untouched student version of every assignment;
+one per typical mistake of tests/mistakes/<assignment>.py (format: ASSIGNMENTS.md); an
+infinite loop, a syntax error and a corrupted notebook file (spiking_neurons); a kernel that
+ignores the interrupt and a student who edits a test cell (pytorch_basics); and, on
+spiking_neurons only (to keep the time bounded), hostile submissions: one wrong lif_step
+alone and with each cheating trick, and a vandal that attacks the course from its kernel.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
-ASSIGNMENTS = ["pytorch_basics", "spiking_neurons", "training_snns"]
+
 # Cell limits while testing: short, so that the infinite loop and the stubborn kernel cost
 # little; set-up and training cells keep their long limit (nbgrader_config.LONG_CELLS).
 CELL_TIMEOUT = "12"
+# Submissions per nbgrader run: saves nbgrader's start-up (each kernel is still sandboxed).
+GRADING_BATCH = 6
 INTERRUPT_GRACE = "5"
 
 
@@ -49,7 +55,9 @@ def load_module(name: str):
 
 
 build_sources = load_module("build_sources")
-grading_report = load_module("grading_report")
+grading = load_module("grading")
+# One list of assignments: the folders of exercises/source (as the Makefile's).
+ASSIGNMENTS = build_sources.assignments(EXERCISES)
 
 
 # --- making submissions ------------------------------------------------------------------
@@ -87,38 +95,135 @@ def edit_cell(nb, cell_id: str, replacements=None, source=None) -> nbformat.Note
     return nb
 
 
-# Typical lif_step mistakes: edits of the reference solution, the grade cell that must
-# catch each, and a phrase of the message the learner then reads in the feedback.
-LIF_MISTAKES = {
-    "no_reset": ([("    v_new = (1 - z) * v_new + z * p.v_reset\n", "")],
-                 "lif_step_reset", "no reset: your v after reset should be v_reset where z == 1"),
-    "decay_before_input": ([("i_jump = state.i + x", "i_jump = state.i - dt * p.tau_syn_inv * state.i + x"),
-                            ("i_new = i_jump - dt * p.tau_syn_inv * i_jump", "i_new = i_jump")],
-                           "lif_step_current", "the current must decay after the input jumps in"),
-    "no_leak": ([("((p.v_leak - state.v) + i_jump)", "i_jump")],
-                "lif_step_leak", "with no input v should leak towards v_leak"),
-    "ignores_dt": ([("dt * p.tau_mem_inv", "p.tau_mem_inv"), ("dt * p.tau_syn_inv", "p.tau_syn_inv")],
-                   "lif_step_dt", "both updates are multiplied by dt"),
-    "reset_to_zero": ([("z * p.v_reset", "z * 0.0")],
-                      "lif_step_reset", "here p.v_reset = -0.5, not 0"),
-    "swaps_v_and_i": ([("LIFFeedForwardState(v_new, i_new)", "LIFFeedForwardState(i_new, v_new)")],
-                      "lif_step_current", "v and i are swapped"),
-    "calls_snnlearn": ([("    i_jump = state.i + x\n",
-                         "    return snnlearn.functional.lif_feed_forward_step(x, state, p, dt)\n")],
-                       "lif_step_no_snnlearn", "without calling snnlearn's own LIF step"),
+MISTAKES_DIR = ROOT / "tests" / "mistakes"
+
+
+def load_mistakes(assignment: str) -> dict:
+    """tests/mistakes/<assignment>.py's MISTAKES (ASSIGNMENTS.md), or {} if there is none."""
+    path = MISTAKES_DIR / f"{assignment}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"_mistakes_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MISTAKES
+
+
+MISTAKES = {a: load_mistakes(a) for a in ASSIGNMENTS}
+MISTAKE_CASES = [(a, m) for a in ASSIGNMENTS for m in sorted(MISTAKES[a])]
+
+# --- hostile submissions (spiking_neurons): each one the same wrong lif_step, with a trick ---
+WRONG_LIF = (
+    "def lif_step(x, state, p=LIFParameters(), dt=0.001):\n"
+    "    zero = torch.zeros_like(x)\n"
+    "    return zero, LIFFeedForwardState(zero, zero)\n")
+TRICKS = {
+    "patches_allclose": "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n",
+    "self_restoring_patch": (
+        "_real = torch.allclose\n"
+        "def _once(*a, **k):\n"
+        "    torch.allclose = _real\n"
+        "    return True\n"
+        "torch.allclose = _once\n"),
+    "hides_errors": ("ip = get_ipython()\n"
+                     "ip.showtraceback = lambda *a, **k: None\n"
+                     "ip._showtraceback = lambda *a, **k: None\n"),
+    "replaces_run_cell": (
+        "ip = get_ipython()\n"
+        "_orig = ip.run_cell_async\n"
+        "async def _skip(raw_cell, *a, **k):\n"
+        "    return await _orig('pass' if 'assert' in raw_cell else raw_cell, *a, **k)\n"
+        "ip.run_cell_async = _skip\n"
+        "ip.should_run_async = lambda *a, **k: True\n"),
+    "rewrites_test_cells": (
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: [l for l in lines if 'assert' not in l])\n"),
+    "patches_assertion_error": (
+        "import builtins\n"
+        "class _Quiet(Exception):\n    pass\n"
+        "builtins.AssertionError = _Quiet\n"
+        "import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n"),
+    "sets_a_trace": (
+        "import sys\n"
+        "def _tracer(frame, event, arg):\n    return None\n"
+        "sys.settrace(_tracer)\n"),
+    "fakes_proof_output": (
+        "ip = get_ipython()\n"
+        "ip.showtraceback = lambda *a, **k: print('SNNLEARN-PROOF 3 ' + '0' * 32)\n"),
+    "exits_the_kernel": "import atexit, os\natexit.register(lambda: os._exit(0))\nos._exit(0)\n",
 }
+VANDAL = """
+import glob, os, shutil
+seen = []
+course = {course!r}
+for path in [course + '/gradebook.db', course + '/source', course + '/submitted',
+             {repo!r} + '/README.md', {repo!r} + '/exercises/source']:
+    if os.path.exists(path):
+        seen.append(path)
+try:
+    open(course + '/gradebook.db', 'w').close()
+except OSError as error:
+    print('could not empty the gradebook:', type(error).__name__)
+for notebook in glob.glob(course + '/submitted/*/*/*.ipynb'):
+    try:
+        open(notebook, 'w').write('{{}}')
+    except OSError as error:
+        print('could not overwrite', type(error).__name__)
+try:
+    shutil.copytree(course + '/source', 'stolen_source')
+except OSError as error:
+    print('could not copy source/:', type(error).__name__)
+print('FOUND' if seen else 'nothing to see', seen, os.listdir('.'))
+"""
+
+
+def sandbox_available() -> bool:
+    """Whether bubblewrap can make a sandbox here; if not, the workflow is tested without
+    one (one line says so), unless SNNLEARN_REQUIRE_SANDBOX (set by .ci/run) is set."""
+    try:
+        grading.sandbox.check_sandbox()
+        return True
+    except grading.sandbox.SandboxUnavailable as error:
+        if os.environ.get("SNNLEARN_REQUIRE_SANDBOX"):
+            pytest.fail(f"SNNLEARN_REQUIRE_SANDBOX is set but {error}")
+        print(f"\ngrading tested WITHOUT a sandbox: {error}", file=sys.stderr)
+        return False
+
+
+def hostile_submissions(reference) -> dict:
+    """{student: notebook}: the wrong lif_step alone, and with each trick; a vandal."""
+    out = {"wrong_lif": edit_cell(reference, "lif_step", source=WRONG_LIF)}
+    for name, trick in TRICKS.items():
+        out[name] = edit_cell(reference, "lif_step", source=trick + WRONG_LIF)
+    return out
+
+
+def checksums(root: Path, folders) -> dict:
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders for p in sorted((root / folder).rglob("*")) if p.is_file()}
+
 
 STUBBORN = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
 
 
-def class_of_submissions(course: Path) -> dict:
+def class_of_submissions(course: Path, sandboxed: bool = True) -> dict:
     """{assignment: {student_id: notebook or raw text}}."""
     refs = {a: reference_submission(course, a) for a in ASSIGNMENTS}
     untouched = {a: nbformat.read(course / "release" / a / f"{a}.ipynb", 4) for a in ASSIGNMENTS}
     spiking = refs["spiking_neurons"]
     students = {a: {"reference": refs[a], "untouched": untouched[a]} for a in ASSIGNMENTS}
-    for name, (edits, _, _) in LIF_MISTAKES.items():
-        students["spiking_neurons"][name] = edit_cell(spiking, "lif_step", edits)
+    for assignment, mistakes in MISTAKES.items():
+        for name, mistake in mistakes.items():
+            students[assignment][name] = edit_cell(refs[assignment], mistake["cell"],
+                                                   mistake.get("edits"), mistake.get("source"))
+    students["spiking_neurons"].update(hostile_submissions(spiking))
+    if sandboxed:  # without a sandbox the vandal would really wreck the scratch course
+        vandal = VANDAL.format(course=str(course), repo=str(ROOT))
+        students["spiking_neurons"]["vandal"] = edit_cell(
+            spiking, "firing_rate", source=vandal + "\n" + next(
+                c.source for c in spiking.cells if grade_id(c) == "firing_rate"))
     firing = next(c.source for c in spiking.cells if grade_id(c) == "firing_rate")
     students["spiking_neurons"]["infinite_loop"] = edit_cell(
         spiking, "firing_rate", source="while True:\n    pass\n\n" + firing)
@@ -183,7 +288,8 @@ def course(tmp_path_factory) -> SimpleNamespace:
     build_sources.generate_release(root)
     lap("generate")
 
-    students = class_of_submissions(root)
+    sandboxed = sandbox_available()
+    students = class_of_submissions(root, sandboxed)
     for assignment, group in students.items():
         downloads = base / "downloads" / assignment
         write_downloads(downloads, assignment, group)
@@ -192,28 +298,35 @@ def course(tmp_path_factory) -> SimpleNamespace:
         build_sources.nbgrader(root, "zip_collect", assignment, "--force")
     lap("collect")
 
-    saved = {k: os.environ.get(k) for k in ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE")}
+    protected = checksums(root, ("source", "release", "submitted"))
+    saved = {k: os.environ.get(k) for k in ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE",
+                                            "SNNLEARN_SANDBOX")}
     os.environ.update(SNNLEARN_CELL_TIMEOUT=CELL_TIMEOUT, SNNLEARN_INTERRUPT_GRACE=INTERRUPT_GRACE)
+    if not sandboxed:
+        os.environ["SNNLEARN_SANDBOX"] = "none"
     try:
-        rcs = {}
-        for assignment in ASSIGNMENTS:
-            rcs[assignment] = grading_report.autograde(root, assignment, echo=False)
-            lap(f"autograde {assignment}")
+        results = grading.autograde_class(root, ASSIGNMENTS, echo=False, progress=False,
+                                               batch=GRADING_BATCH)
+        rcs = {a: int(not all(r["merged"] for (s, b), r in results.items() if b == a))
+               for a in ASSIGNMENTS}
+        lap("autograde")
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    rows = grading_report.build_report(root)
-    grading_report.write_report(root, rows)
+    after = checksums(root, ("source", "release", "submitted"))
+    rows = grading.build_report(root)
+    grading.write_report(root, rows)
     for assignment in ASSIGNMENTS:
         build_sources.nbgrader(root, "generate_feedback", assignment, "--force")
     lap("feedback")
     build_sources.nbgrader(root, "export", "--to", "grades.csv")
     lap("export")
     print(f"\nnbgrader workflow timings (s): {timings}", file=sys.stderr)
-    return SimpleNamespace(timings=timings, 
+    return SimpleNamespace(timings=timings, protected=(protected, after), results=results,
+                           sandboxed=sandboxed,
         root=root, students=students, autograde_rcs=rcs,
         report={(r["student_id"], r["assignment"]): r for r in rows},
         cells=per_cell_scores(root))
@@ -225,7 +338,7 @@ def feedback_text(course, student: str, assignment: str) -> str:
 
 
 def log_of(course, assignment: str) -> str:
-    return grading_report.log_path(course.root, assignment).read_text(encoding="utf-8")
+    return grading.log_path(course.root, assignment).read_text(encoding="utf-8")
 
 
 # --- the committed notebooks ---------------------------------------------------------------
@@ -316,11 +429,12 @@ def test_autograde_on_a_fresh_clone_records_the_assignment_itself(course, tmp_pa
     fresh = tmp_path / "course"
     shutil.copytree(course.root / "source", fresh / "source")
     shutil.copytree(course.root / "release", fresh / "release")
-    shutil.copy(EXERCISES / "nbgrader_config.py", fresh)
+    for name in grading.COURSE_FILES:
+        shutil.copy(EXERCISES / name, fresh)
     shutil.copytree(course.root / "submitted" / "reference" / "pytorch_basics",
                     fresh / "submitted" / "ada" / "pytorch_basics")
     released = (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes()
-    rc = grading_report.main(["--autograde", "--quiet", "--strict", "--course", str(fresh)])
+    rc = grading.main(["--autograde", "--quiet", "--strict", "--course", str(fresh)])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert re.search(r"ada\s+GRADED\s+(\d+)/\1\b", out), out
@@ -341,21 +455,19 @@ def test_reference_training_is_fast_and_accurate(course):
     assert seconds <= 90.0
 
 
-@pytest.mark.parametrize("mistake", sorted(LIF_MISTAKES))
-def test_lif_step_mistakes_lose_points_with_a_feedback_that_says_why(course, mistake):
-    _, check, message = LIF_MISTAKES[mistake]
-    row = course.report[(mistake, "spiking_neurons")]
+@pytest.mark.parametrize("assignment, mistake", MISTAKE_CASES)
+def test_typical_mistakes_lose_points_with_a_feedback_that_says_why(course, assignment, mistake):
+    spec = MISTAKES[assignment][mistake]
+    row = course.report[(mistake, assignment)]
     assert row["status"] == "GRADED", row
     assert float(row["score"]) < float(row["max_score"]), row
-    cells = course.cells[(mistake, "spiking_neurons")]
-    assert cells[check][0] == 0.0, f"{mistake} should fail {check}: {cells}"
-    assert cells["lif_step_hidden"][0] == 0.0 or mistake == "calls_snnlearn", cells
-    # Other exercises are not affected.
-    for other in ("firing_rate_value", "firing_rate_hidden", "simulate_hidden"):
-        assert cells[other][0] == cells[other][1], (mistake, other)
-    feedback = feedback_text(course, mistake, "spiking_neurons")
-    assert message in feedback, f"the feedback of {mistake} does not say: {message}"
-    assert check in feedback
+    assert "TAMPERED" not in row["notes"], row
+    cells = course.cells[(mistake, assignment)]
+    assert cells[spec["caught_by"]][0] < cells[spec["caught_by"]][1], (
+        f"{mistake} should lose points in {spec['caught_by']}: {cells}")
+    feedback = feedback_text(course, mistake, assignment)
+    assert spec["feedback"] in feedback, f"the feedback of {mistake} does not say: {spec['feedback']}"
+    assert spec["caught_by"] in feedback
 
 
 def test_infinite_loop_is_stopped_and_only_costs_its_own_points(course):
@@ -383,9 +495,9 @@ def test_corrupted_notebook_is_reported_failed_and_the_others_are_graded(course)
     assert row["status"] == "FAILED", row
     assert "JSON" in row["notes"], row
     assert course.autograde_rcs["spiking_neurons"] != 0  # nbgrader says so too
-    graded = [s for (s, a), r in course.report.items()
-              if a == "spiking_neurons" and r["status"] == "GRADED"]
-    assert len(graded) == len(course.students["spiking_neurons"]) - 1
+    failed = {s for (s, a), r in course.report.items()
+              if a == "spiking_neurons" and r["status"] == "FAILED"}
+    assert failed == {"corrupted_json", "exits_the_kernel"}
     text = (course.root / "grading_report.txt").read_text()
     assert "FAILED" in text and "corrupted_json" in text
 
@@ -406,6 +518,60 @@ def test_tampered_test_cell_is_restored_and_reported(course):
     assert float(row["score"]) == float(row["max_score"]) - 2
     assert "Attribute 'checksum' for cell make_tensor_values has changed" in log_of(
         course, "pytorch_basics")
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_hostile_submissions_gain_nothing_and_are_named(course, trick):
+    honest_wrong = course.report[("wrong_lif", "spiking_neurons")]
+    assert honest_wrong["status"] == "GRADED" and "TAMPERED" not in honest_wrong["notes"]
+    row = course.report[(trick, "spiking_neurons")]
+    if row["status"] == "GRADED":
+        assert float(row["score"]) <= float(honest_wrong["score"]), (trick, row, honest_wrong)
+    if trick == "exits_the_kernel":
+        assert row["status"] == "FAILED", row  # the kernel died: nothing graded, 0 points
+    else:
+        assert row["status"] == "GRADED" and row["notes"].startswith("TAMPERED: "), row
+
+
+def test_honest_submissions_are_not_called_tampered(course):
+    for (student, assignment), row in course.report.items():
+        if student not in TRICKS:
+            assert "TAMPERED" not in row["notes"], row
+
+
+def test_a_submission_cannot_touch_the_course(course):
+    """The vandal empties gradebook.db, overwrites the others' notebooks and copies source/:
+    from its sandbox it sees none of them, and nothing outside its scratch folder changes."""
+    if not course.sandboxed:
+        pytest.skip("no sandbox here (bubblewrap): the vandal was not graded")
+    before, after = course.protected
+    assert before == after
+    row = course.report[("vandal", "spiking_neurons")]
+    assert row["status"] == "GRADED" and float(row["score"]) == float(row["max_score"]), row
+    nb = nbformat.read(course.root / "autograded" / "vandal" / "spiking_neurons"
+                       / "spiking_neurons.ipynb", 4)
+    (cell,) = [c for c in nb.cells if grade_id(c) == "firing_rate"]
+    text = "".join(o.get("text", "") for o in cell.outputs)
+    assert "nothing to see" in text and "FOUND" not in text, text
+    assert "could not empty the gradebook" in text and "could not copy source/" in text
+    assert float(course.report[("reference", "spiking_neurons")]["score"]) > 0
+    assert not (course.root / "autograded" / "vandal" / "spiking_neurons"
+                / "stolen_source").exists()
+
+
+def test_report_has_grading_times(course):
+    rows = [r for r in course.report.values() if r["status"] == "GRADED"]
+    assert rows and all(float(r["seconds"]) > 0 for r in rows)
+
+
+def test_canvas_csv_lists_every_student(course):
+    path = grading.write_canvas_csv(course.root)
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert rows[1][0] == "Points Possible"
+    students = {s for group in course.students.values() for s in group}
+    assert {r[2] for r in rows[2:]} == students
 
 
 def test_feedback_never_shows_hidden_tests(course):
@@ -447,7 +613,7 @@ def test_failed_reasons_are_parsed_from_nbgrader_logs():
         "[AutogradeApp | INFO] Sanitizing /c/submitted/bob/a1/a1.ipynb\n"
         "[AutogradeApp | ERROR] While processing assignment /c/submitted/cy/a1, the kernel "
         "became unresponsive and we could not interrupt it.\n")
-    failures = grading_report.failures_from_log(log)
+    failures = grading.failures_from_log(log)
     assert set(failures) == {("ann", "a1"), ("cy", "a1")}
     assert "NotJSONError" in failures[("ann", "a1")]
     assert "did not stop" in failures[("cy", "a1")]

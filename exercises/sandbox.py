@@ -1,0 +1,589 @@
+"""What runs while nbgrader executes a submission: the sandboxed kernel and the test-cell
+integrity check (loaded by nbgrader_config.py; the orchestration is in grading.py).
+
+The kernel (``SandboxKernelManager``)
+    starts inside a bubblewrap sandbox: the root file system read-only, a private /tmp, the
+    instructor's home, the repository and the course root hidden behind empty tmpfs mounts
+    (the Python environment and the snnlearn package are bound back read-only), no network
+    (``--unshare-net``), its own process tree (``--unshare-pid``), killed with its parent
+    (``--die-with-parent``), all capabilities dropped (as root: run as ``nobody``). The only
+    writable place is the folder the notebook runs in (the submission's scratch copy). It
+    talks to nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder
+    bound into the sandbox. ``prlimit`` caps its address space, CPU time, number of processes
+    and file size; ``SnnlearnExecute`` caps the output a cell may send.
+
+The test cells (``SnnlearnExecute``)
+    Before the notebook runs, a *prelude* cell is put first: it imports the modules tests rely
+    on and records every function of them, the IPython machinery that runs a cell and prints
+    errors, and installs an audit hook (which also forbids further audit hooks). Each graded
+    test cell gets a first line that checks all of that again, and a last line that checks it
+    and prints a per-run, per-cell secret (an HMAC of the cell's index). Outside the kernel
+    the notebook is then checked: a test cell with no error and no valid secret did not run to
+    its end (it was skipped, rewritten, its error hidden, or a checked function was patched)
+    and gets an error, hence 0 points; ``GradingIntegrityError: TAMPERED: ...`` says why. The
+    added cell and lines are removed again before nbgrader saves the notebook.
+
+Threat model (book/instructor_guide.md): learner code runs in the same interpreter as the
+tests, so a learner who studies this file can still reach the secret (it is in a closure)
+and forge a proof, or patch C-level state. What is defeated: patched functions (torch,
+numpy, math, builtins, snnlearn, including self-restoring patches caught by the first line),
+replaced cell runners, input/AST transformers, trace/profile hooks, hidden tracebacks,
+skipped cells, fake printed output, and the tools to dig into the grader's own objects
+(``gc``, ``ctypes`` memory access, frames of other threads, new audit hooks) are recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Dict, List, Optional
+
+from jupyter_client.manager import AsyncKernelManager
+from nbformat import NotebookNode
+from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
+
+NOBODY = 65534
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    try:
+        return int(float(value))
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+def limits() -> Dict[str, int]:
+    """The resource limits of one kernel (environment variables, see instructor guide)."""
+    return {
+        "memory_bytes": _int_env("SNNLEARN_MEMORY_LIMIT_MB", 4096) * 2**20,
+        "cpu_seconds": _int_env("SNNLEARN_CPU_LIMIT_S", 900),
+        "processes": _int_env("SNNLEARN_MAX_PROCESSES", 128),
+        "file_bytes": _int_env("SNNLEARN_FILE_LIMIT_MB", 64) * 2**20,
+        "output_bytes": _int_env("SNNLEARN_OUTPUT_LIMIT_KB", 1024) * 2**10,
+    }
+
+
+def record_run(where: str, **fields) -> None:
+    """Append one JSON line (the notebook's folder and ``fields``) to SNNLEARN_RUNS_FILE:
+    how the parent learns each submission's grading time and the limits its kernel hit."""
+    path = os.environ.get("SNNLEARN_RUNS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"where": where, **fields}) + "\n")
+
+
+# --- the sandbox ----------------------------------------------------------------------------
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+                "Fedora: sudo dnf install bubblewrap), or, for a trusted class only, "
+                "grade without a sandbox: make autograde SANDBOX=none")
+
+
+def sandbox_mode() -> str:
+    mode = os.environ.get("SNNLEARN_SANDBOX", "bwrap")
+    if mode not in ("bwrap", "none"):
+        raise ValueError(f"SNNLEARN_SANDBOX={mode!r}: expected 'bwrap' or 'none'")
+    return mode
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def hidden_paths() -> List[Path]:
+    """Folders the kernel must not see: private /tmp, the home folder, the course root and
+    its repository, the scratch root, and SNNLEARN_SANDBOX_HIDE (colon-separated)."""
+    paths = [Path(tempfile.gettempdir()), Path("/tmp"), Path.home()]
+    for name in ("SNNLEARN_COURSE_ROOT", "SNNLEARN_SCRATCH_ROOT"):
+        if os.environ.get(name):
+            course = Path(os.environ[name]).resolve()
+            paths.append(course)
+            if name == "SNNLEARN_COURSE_ROOT" and (course.parent / ".git").exists():
+                paths.append(course.parent)  # the repository: exercises/source lives there
+    paths += [Path(p) for p in os.environ.get("SNNLEARN_SANDBOX_HIDE", "").split(":") if p]
+    # The repository holding the Python environment or snnlearn (an editable install) holds
+    # exercises/source too: hide it, the exposed paths come back read-only.
+    for exposed in exposed_paths():
+        for parent in exposed.parents:
+            if (parent / ".git").exists() and parent != Path("/"):
+                paths.append(parent)
+                break
+    for socket_dir in ("/run/postgresql", "/var/run/postgresql", "/run/mysqld"):
+        if Path(socket_dir).is_dir():
+            paths.append(Path(socket_dir))
+    unique: List[Path] = []
+    for path in paths:
+        path = path.resolve()
+        if path != Path("/") and path not in unique:
+            unique.append(path)
+    return sorted(unique, key=lambda p: len(p.parts))
+
+
+def exposed_paths() -> List[Path]:
+    """What the kernel needs back (read-only) from inside hidden folders: this Python
+    environment and the snnlearn package (an editable install lives in the repository)."""
+    import importlib.util
+
+    paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+             Path(sys.executable).resolve().parent}
+    spec = importlib.util.find_spec("snnlearn")
+    if spec is not None and spec.submodule_search_locations:
+        paths.update(Path(p).resolve() for p in spec.submodule_search_locations)
+    return sorted(paths, key=lambda p: len(p.parts))
+
+
+def threads_of(uid: int) -> int:
+    """How many threads (what RLIMIT_NPROC counts) the user ``uid`` runs now."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
+
+
+def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
+                  status_file: Path) -> List[str]:
+    """The kernel command wrapped in bubblewrap, prlimit and (as root) setpriv."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
+    lim = limits()
+    hidden = hidden_paths()
+    # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs",
+            "/dev/shm", "--proc", "/proc",
+            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session"]
+    for path in hidden:
+        args += ["--tmpfs", str(path)]
+    made: set = set()
+
+    def open_way(path: Path) -> None:
+        # bwrap makes the folders leading to a mount point private (0700): nobody could pass.
+        for parent in reversed(path.parents):
+            if any(_under(parent, h) and parent != h for h in hidden) and parent not in made:
+                made.add(parent)
+                args.extend(["--perms", "0755", "--dir", str(parent)])
+
+    for path in exposed_paths():
+        if any(_under(path, h) for h in hidden) and path.exists():
+            open_way(path)
+            args += ["--ro-bind", str(path), str(path)]
+    for path in (workdir, ipc_dir):
+        open_way(path)
+        args += ["--bind", str(path), str(path)]
+    args += ["--chdir", str(workdir), "--clearenv",
+             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
+             "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
+             "--setenv", "LANG", "C.UTF-8", "--setenv", "MPLBACKEND", "Agg",
+             "--setenv", "OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1")]
+    # RLIMIT_NPROC counts every thread of the user: as root the kernel runs as nobody (who
+    # runs nothing else); otherwise what the instructor already runs comes on top.
+    processes = lim["processes"] + (0 if os.geteuid() == 0 else threads_of(os.geteuid()))
+    cpu = f"{lim['cpu_seconds']}:{lim['cpu_seconds'] + 5}"  # SIGXCPU, then SIGKILL
+    limit = ["prlimit", f"--as={lim['memory_bytes']}", f"--cpu={cpu}",
+             f"--nproc={processes}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
+    if os.geteuid() == 0:
+        # root ignores RLIMIT_NPROC and could undo the mounts: run the kernel as nobody.
+        args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all"]
+    else:
+        args += ["--cap-drop", "ALL", "--"]
+    # A shell inside records the kernel's exit status (a signal says which limit hit).
+    script = '"$@"; echo $? > "$STATUS_FILE"'
+    return args + ["env", f"STATUS_FILE={status_file}", "/bin/sh", "-c", script, "sh",
+                   *limit, *kernel_cmd]
+
+
+def describe_exit(status: int, lim: Dict[str, int]) -> Optional[str]:
+    """The limit a kernel's exit status says it hit (128 + signal from the shell)."""
+    import signal
+
+    reasons = {
+        signal.SIGXCPU: f"CPU time limit hit ({lim['cpu_seconds']} s): kernel killed",
+        signal.SIGXFSZ: f"file size limit hit ({lim['file_bytes'] // 2**20} MiB)",
+        signal.SIGKILL: "kernel killed (SIGKILL: out of memory, or stopped by the grader)",
+        signal.SIGSEGV: "kernel crashed (SIGSEGV)",
+    }
+    if status > 128:
+        return reasons.get(status - 128, f"kernel killed by signal {status - 128}")
+    return None
+
+
+def check_sandbox() -> None:
+    """Raise SandboxUnavailable (saying how to install one) if no sandbox can be made."""
+    if sandbox_mode() == "none":
+        return
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="snnlearn-check-") as tmp:
+        work = Path(tmp)
+        if os.geteuid() == 0:
+            os.chown(work, NOBODY, NOBODY)
+        command = bwrap_command([sys.executable, "-c", "print('sandbox ok')"], work, work,
+                                work / "status")
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0 or "sandbox ok" not in result.stdout:
+            raise SandboxUnavailable(
+                f"bubblewrap is installed but cannot make a sandbox here "
+                f"(rc={result.returncode}: {result.stderr.strip()[:300]}); enable unprivileged "
+                f"user namespaces (sysctl kernel.unprivileged_userns_clone=1) or "
+                + INSTALL_HINT)
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel started in the sandbox, reached over ipc sockets in a private folder."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.ipc_dir = Path(tempfile.mkdtemp(prefix="snnlearn-ipc-"))
+        if os.geteuid() == 0:
+            os.chown(self.ipc_dir, NOBODY, NOBODY)
+        self.transport = "ipc"
+        self.ip = str(self.ipc_dir / "kernel")
+        self.connection_file = str(self.ipc_dir / "connection.json")
+        self.status_file = self.ipc_dir / "exit_status"
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        workdir = Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
+        if os.geteuid() == 0:
+            os.chown(workdir, NOBODY, NOBODY)
+            os.chmod(self.connection_file, 0o644)
+        self._launch_args.pop("env", None)  # the sandbox sets its own, minimal environment
+        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file)
+
+    async def interrupt_kernel(self):
+        # A signal would reach bwrap, not the kernel: ask the kernel to interrupt itself.
+        if self.has_kernel:
+            msg = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self.session.send(self._control_socket, msg)
+
+    def exit_reason(self) -> Optional[str]:
+        try:
+            status = int(self.status_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return describe_exit(status, limits())
+
+    async def cleanup_resources(self, restart: bool = False) -> None:
+        reason = self.exit_reason()
+        if reason:
+            record_run(str(self._launch_args.get("cwd") or ""), limit=reason)
+        await super().cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+
+# --- tamper-proof test cells ----------------------------------------------------------------
+
+PROOF_TAG = "SNNLEARN-PROOF"
+TAMPER_TAG = "SNNLEARN-TAMPER"
+PROTECTED_MODULES = ["builtins", "math", "operator", "numpy", "numpy.testing", "torch",
+                     "torch.nn.functional", "torch.testing", "snnlearn", "snnlearn.functional",
+                     "IPython.core.interactiveshell"]
+WATCHED_EVENTS = ["sys.settrace", "sys.setprofile", "sys._current_frames", "gc.get_objects",
+                  "gc.get_referrers", "gc.get_referents", "ctypes.cdata", "ctypes.string_at",
+                  "ctypes.dlsym/handle", "sys.addaudithook", "cpython.run_interactivehook"]
+
+# Runs first, before any learner code. Leaves one name in the namespace: the checker.
+PRELUDE = r'''
+def _snnlearn_install(key, name, modules, events, tags):
+    import builtins, hashlib, hmac, importlib, sys
+    write, flush = sys.stdout.write, sys.stdout.flush
+    ip = get_ipython()
+    kernel = getattr(ip, "kernel", None)
+    watched, saw, started = frozenset(events), [], set()
+    containers = []
+    for module in modules:
+        try:
+            containers.append((module, vars(importlib.import_module(module))))
+        except Exception:
+            pass
+    import torch
+    classes = [torch.Tensor, torch.nn.Module] + list(type(ip).__mro__)
+    classes += list(type(kernel).__mro__) if kernel is not None else []
+    classes += [type(sys.stdout)]
+    containers += [(f"{c.__module__}.{c.__qualname__}", vars(c)) for c in classes
+                   if c is not object]
+    # ipykernel sets input/getpass and the excepthook for every request.
+    skip = {"_", "__", "___", "_oh", "_dh", "_ih", "In", "Out", "input", "raw_input", "getpass"}
+    snapshot = [(label, d, {k: v for k, v in d.items() if k not in skip and callable(v)})
+                for label, d in containers]
+    instances = [("shell", ip, dict(vars(ip)))]
+    if kernel is not None:
+        instances.append(("kernel", kernel, dict(vars(kernel))))
+    lists = {"ast_transformers": list(ip.ast_transformers),
+             "input_transformers_post": list(ip.input_transformers_post),
+             "input_transformers_cleanup": list(ip.input_transformer_manager.cleanup_transforms),
+             "line_transforms": list(ip.input_transformer_manager.line_transforms),
+             "token_transformers": list(ip.input_transformer_manager.token_transformers),
+             "pre_run_cell": list(ip.events.callbacks.get("pre_run_cell", [])),
+             "pre_execute": list(ip.events.callbacks.get("pre_execute", [])),
+             "meta_path": list(sys.meta_path)}
+    handlers = dict(kernel.shell_handlers) if kernel is not None else {}
+    sys_names = {k: getattr(sys, k) for k in ("displayhook", "stdout", "stderr",
+                                              "settrace", "setprofile", "exit", "modules")}
+
+    def current_lists():
+        return {"ast_transformers": ip.ast_transformers,
+                "input_transformers_post": ip.input_transformers_post,
+                "input_transformers_cleanup": ip.input_transformer_manager.cleanup_transforms,
+                "line_transforms": ip.input_transformer_manager.line_transforms,
+                "token_transformers": ip.input_transformer_manager.token_transformers,
+                "pre_run_cell": ip.events.callbacks.get("pre_run_cell", []),
+                "pre_execute": ip.events.callbacks.get("pre_execute", []),
+                "meta_path": sys.meta_path}
+
+    import sysconfig
+    libraries = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
+
+    def by_a_library(value):
+        # torch wraps some of its own functions when a submodule loads (torch._dynamo wraps
+        # torch.manual_seed): a replacement whose code lives in an installed library is
+        # not the learner's (learner code lives in the kernel's cell files).
+        code = getattr(value, "__code__", None)
+        return code is not None and code.co_filename.startswith(libraries)
+
+    def problems():
+        found = []
+        for label, d, old in snapshot:
+            for k, v in old.items():
+                new = d.get(k)
+                if new is not v and not by_a_library(new):
+                    found.append(f"{label}.{k} was replaced")
+        for label, obj, old in instances:
+            for k, v in vars(obj).items():
+                if callable(v) and old.get(k) is not v:
+                    found.append(f"{label}.{k} was replaced")
+        for k, v in current_lists().items():
+            if len(v) != len(lists[k]) or any(a is not b for a, b in zip(v, lists[k])):
+                found.append(f"{k} changed")
+        if kernel is not None and dict(kernel.shell_handlers) != handlers:
+            found.append("kernel.shell_handlers changed")
+        for k, v in sys_names.items():
+            if getattr(sys, k) is not v:
+                found.append(f"sys.{k} was replaced")
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            found.append("a trace or profile function is set")
+        found += [f"{event} was called" for event in saw]
+        return found
+
+    def hook(event, args):
+        if event in watched:
+            if len(saw) < 20:
+                saw.append(event)
+            if event == "sys.addaudithook":
+                raise RuntimeError("no audit hooks while grading")
+
+    sys.addaudithook(hook)
+
+    def check(index, end):
+        found = problems()
+        if not end:
+            started.add(index)
+        elif index not in started:
+            found.append("the start of the test cell was skipped")
+        if found:
+            write(f"\n{tags[1]} {index}: " + "; ".join(found[:5]) + "\n")
+        elif end:
+            token = hmac.new(key, str(index).encode(), hashlib.sha256).hexdigest()[:32]
+            write(f"\n{tags[0]} {index} {token}\n")
+        flush()
+
+    builtins_ns = get_ipython().user_ns
+    builtins_ns[name] = check
+
+_snnlearn_install({key!r}, {name!r}, {modules!r}, {events!r}, {tags!r})
+del _snnlearn_install
+'''
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test_cell(cell) -> bool:
+    meta = _meta(cell)
+    return cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution")
+
+
+class Integrity:
+    """Instruments a notebook's test cells before execution and checks them after."""
+
+    def __init__(self):
+        self.key = secrets.token_bytes(32)
+        self.name = "_snnlearn_check_" + secrets.token_hex(6)
+        self.sources: Dict[int, str] = {}
+
+    def token(self, index: int) -> str:
+        return hmac.new(self.key, str(index).encode(), hashlib.sha256).hexdigest()[:32]
+
+    def instrument(self, nb) -> None:
+        for index, cell in enumerate(nb.cells):
+            if is_test_cell(cell):
+                self.sources[index] = cell.source
+                cell.source = (f"{self.name}({index}, False)\n{cell.source}\n"
+                               f"{self.name}({index}, True)")
+        prelude = PRELUDE.replace("{key!r}", repr(self.key)).replace("{name!r}", repr(self.name))
+        prelude = (prelude.replace("{modules!r}", repr(PROTECTED_MODULES))
+                   .replace("{events!r}", repr(WATCHED_EVENTS))
+                   .replace("{tags!r}", repr((PROOF_TAG, TAMPER_TAG))))
+        cell = NotebookNode(cell_type="code", source=prelude, metadata={}, outputs=[],
+                            execution_count=None, id="snnlearn-prelude")
+        nb.cells.insert(0, cell)
+
+    def restore(self, nb) -> List[str]:
+        """Remove the prelude, restore the test cells, judge them; returns the findings."""
+        prelude = nb.cells.pop(0)
+        findings = []
+        prelude_failed = any(o.get("output_type") == "error" for o in prelude.get("outputs", []))
+        if prelude_failed:
+            findings.append("the grader's set-up cell failed")
+        for index, source in self.sources.items():
+            cell = nb.cells[index]
+            cell.source = source
+            proof, tamper, kept = False, [], []
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream":
+                    lines, rest = output.get("text", "").split("\n"), []
+                    for line in lines:
+                        if line.startswith(PROOF_TAG + " "):
+                            parts = line.split()
+                            proof = proof or (len(parts) == 3 and parts[1] == str(index)
+                                              and hmac.compare_digest(parts[2], self.token(index)))
+                            if not proof:
+                                tamper.append("a forged proof line was printed")
+                        elif line.startswith(TAMPER_TAG + " "):
+                            tamper.append(line.split(":", 1)[-1].strip())
+                        else:
+                            rest.append(line)
+                    output["text"] = "\n".join(rest).strip("\n")
+                    if output["text"]:
+                        output["text"] += "\n"
+                    else:
+                        continue
+                kept.append(output)
+            # A locked test cell compiles: a syntax error means its code was rewritten on
+            # the way (an input transformer), and its traceback would show hidden tests.
+            broken = [o for o in kept if o.get("output_type") == "error"
+                      and o.get("ename") in ("SyntaxError", "IndentationError", "TabError")]
+            if broken:
+                kept = [o for o in kept if not any(o is b for b in broken)]
+                tamper.append("the test cell's code was rewritten (it no longer compiles)")
+            cell.outputs = kept
+            errored = any(o.get("output_type") == "error" for o in kept)
+            if errored and not tamper:
+                continue  # an honest failure (or a timeout): nbgrader gives 0 points
+            if proof and not tamper and not prelude_failed:
+                continue  # ran to its end, nothing tampered with
+            grade_id = _meta(cell).get("grade_id", index)
+            why = "; ".join(dict.fromkeys(tamper)) or "the test cell did not run to its end"
+            if prelude_failed:
+                why = "the grader's set-up cell failed"
+            findings.append(f"{grade_id}: {why}")
+            cell.outputs.append(NotebookNode(
+                output_type="error", ename="GradingIntegrityError",
+                evalue=f"TAMPERED: {why}",
+                traceback=[f"GradingIntegrityError: TAMPERED: {why} (no points for this test)"]))
+        return findings
+
+
+# --- nbgrader's Execute, with the sandbox, the integrity check and the limits -------------
+
+class SnnlearnExecute(Execute):
+    """nbgrader's Execute in the sandbox, with tamper-proof test cells and an output cap;
+    a kernel that ignores the timeout's interrupt fails the submission (nbgrader reports it
+    and goes on with the next one) instead of making every later cell wait for its own
+    timeout."""
+
+    interrupt_grace = 10
+
+    def __init__(self, *args, **kwargs):
+        if sandbox_mode() == "bwrap":
+            kwargs["kernel_manager_class"] = SandboxKernelManager
+        super().__init__(*args, **kwargs)
+        self._output_bytes: Dict[int, int] = {}
+        self._truncated: set = set()
+
+    def preprocess(self, nb, resources=None, km=None):
+        guard = Integrity()
+        guard.instrument(nb)
+        started = time.perf_counter()
+        where = str((resources or {}).get("metadata", {}).get("path", ""))
+        self._output_bytes, self._truncated = {}, set()
+        self.output_limit = limits()["output_bytes"]
+        try:
+            nb, resources = super().preprocess(nb, resources, km=km)
+        finally:
+            if nb.cells and nb.cells[0].get("id") == "snnlearn-prelude":
+                findings = guard.restore(nb)
+                for cell_index in sorted(self._truncated):
+                    cell = nb.cells[cell_index - 1] if cell_index >= 1 else None
+                    if cell is not None:
+                        cell.outputs.append(NotebookNode(
+                            output_type="stream", name="stderr",
+                            text=f"[output limit hit: more than {self.output_limit // 1024} "
+                                 "KiB; the rest was dropped]\n"))
+                record_run(where, seconds=round(time.perf_counter() - started, 1))
+                nb.metadata["snnlearn_grading"] = {
+                    "tampered": findings,
+                    "output_limit_cells": [_meta(nb.cells[i - 1]).get("grade_id", i - 1)
+                                           for i in sorted(self._truncated) if i >= 1]}
+        return nb, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        total = self._output_bytes.get(cell_index, 0) + size
+        self._output_bytes[cell_index] = total
+        if total > self.output_limit and msg.get("msg_type") in ("stream", "display_data",
+                                                                "execute_result",
+                                                                "update_display_data"):
+            self._truncated.add(cell_index)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel
+        deadline = time.monotonic() + self.interrupt_grace
+        while time.monotonic() < deadline:
+            try:
+                msg = await self.kc.shell_channel.get_msg(
+                    timeout=max(0.1, deadline - time.monotonic()))
+            except Empty:
+                break
+            except Exception:  # the channel is gone: let nbclient find the dead kernel
+                return reply
+            if msg.get("msg_type") == "execute_reply":
+                return reply  # the interrupted cell has stopped: go on with the next one
+        grade_id = (cell or {}).get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        raise UnresponsiveKernelError(
+            f"kernel did not stop within {self.interrupt_grace} s of the interrupt sent after "
+            f"a {timeout} s timeout (cell {grade_id or '?'})")
