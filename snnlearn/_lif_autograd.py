@@ -180,7 +180,9 @@ class LISequenceFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y, grad_v, grad_i):
         shape = ctx.shape
-        like = next(g for g in (grad_y, grad_v, grad_i) if g is not None)
+        like = next((g for g in (grad_y, grad_v, grad_i) if g is not None), None)
+        if like is None:  # no output was used
+            return None, None, None, None, None
         grad_state = like.new_empty((2,) + tuple(shape[1:]))
         for k, grad in enumerate((grad_v, grad_i)):
             if grad is None:

@@ -95,6 +95,26 @@ def lif_backward_call(rng):
     return args, dict(lif_params(rng), steps=steps, alpha=100.0)
 
 
+def li_params(rng) -> Dict[str, float]:
+    return dict(dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, threads=pick(rng, [1, 2, 3, 7]))
+
+
+def li_forward_call(rng):
+    steps, n = lif_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
+            guarded(rng, steps * n, dtype, "zero")]
+    return args, dict(li_params(rng), steps=steps, v_leak=0.0)
+
+
+def li_backward_call(rng):
+    steps, n = lif_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
+            guarded(rng, steps * n, dtype, "zero")]
+    return args, dict(li_params(rng), steps=steps)
+
+
 @dataclass
 class Case:
     """One compiled function: how to build a valid call, and which of its positional
@@ -113,6 +133,8 @@ class Case:
 CASES: List[Case] = [
     Case("snnlearn._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
     Case("snnlearn._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
+    Case("snnlearn._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
 ]
 
 
