@@ -23,7 +23,15 @@
 #include <string.h>
 
 #define BLOCK 512 /* neurons whose state stays in L1 across the time loop */
-#define PARALLEL_MIN_WORK (1 << 18) /* neuron-steps below which one thread is faster */
+/* Neuron-steps below which one thread is faster. A split starts a POSIX thread per call, and
+ * right after a PyTorch operation that ran on its OpenMP pool (a Linear layer, just before
+ * the LIF layer in every network) the pool's workers spin-wait on the other cores for up to
+ * about a millisecond: our second thread then waits for a core. Measured on a 2-core VM at
+ * chapter 3's size (32 steps x 64 x 256 = 524k neuron-steps) right after a Linear layer with
+ * torch.set_num_threads(2): one thread 0.35-0.44 ms, split in two 4.1-4.3 ms; with nothing
+ * spinning the split still lost (0.14 vs 0.22 ms). At 2M neuron-steps and above, a call is
+ * long enough that splitting pays on a quiet machine. */
+#define PARALLEL_MIN_WORK (1 << 21)
 #define MAX_THREADS 64
 #define RANGE_ALIGN 16 /* range bounds on 64-byte lines: threads never share a cache line */
 
