@@ -17,7 +17,7 @@ help:
 	@echo "make test    run the test suite (builds the book once, on a scratch copy)"
 	@echo "make test-fast   library, C vs reference, API, doctests (under a minute)"
 	@echo "make test-sanitize   the C tests against an ASan+UBSan build of the extension"
-	@echo "make bench   print the LIF benchmark table"
+	@echo "make bench   print the LIF benchmark tables and the training-step comparison"
 	@echo "make assignments | collect | autograde | feedback | export   (instructors)"
 
 $(BIN)/python:
@@ -81,6 +81,7 @@ test-sanitize: $(DEV)
 
 bench: $(COURSE)
 	$(BIN)/python benchmarks/bench_lif.py
+	$(BIN)/python benchmarks/bench_training_step.py
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.
