@@ -54,8 +54,8 @@ def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
     z = torch.empty_like(xs, memory_format=torch.contiguous_format)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
-        None if v_pre is None else _buffer(v_pre),
+        _buffer(xs), v.numpy(), i.numpy(), z.numpy(),  # made here: never require grad
+        None if v_pre is None else v_pre.numpy(),
         steps=xs.shape[0], v_leak=float(v_leak), **scalars,
     )
     return z, v_pre
@@ -101,8 +101,8 @@ class LIFSequenceFunction(torch.autograd.Function):
         grad_z = torch.zeros_like(v_pre) if grad_z is None else grad_z.contiguous()
         grad_x = torch.empty_like(v_pre)
         _lif.backward(
-            _buffer(grad_z), _buffer(v_pre), _buffer(grad_state[0]), _buffer(grad_state[1]),
-            _buffer(grad_x), steps=v_pre.shape[0], **ctx.scalars,
+            _buffer(grad_z), v_pre.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
+            grad_x.numpy(), steps=v_pre.shape[0], **ctx.scalars,
         )
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
@@ -153,7 +153,7 @@ def _li_forward_c(xs, v, i, v_leak: float, scalars: dict):
     """Run the LI forward kernel; ``v`` and ``i`` are overwritten with the final state.
     Returns the voltages of every step."""
     ys = torch.empty_like(xs, memory_format=torch.contiguous_format)
-    _lif.li_forward(_buffer(xs), _buffer(v), _buffer(i), _buffer(ys), steps=xs.shape[0],
+    _lif.li_forward(_buffer(xs), v.numpy(), i.numpy(), ys.numpy(), steps=xs.shape[0],
                     v_leak=float(v_leak), **scalars)
     return ys
 
@@ -191,8 +191,8 @@ class LISequenceFunction(torch.autograd.Function):
                 grad_state[k].copy_(grad)
         grad_y = like.new_zeros(shape) if grad_y is None else grad_y.contiguous()
         grad_x = like.new_empty(shape)
-        _lif.li_backward(_buffer(grad_y), _buffer(grad_state[0]), _buffer(grad_state[1]),
-                         _buffer(grad_x), steps=shape[0], **ctx.scalars)
+        _lif.li_backward(_buffer(grad_y), grad_state[0].numpy(), grad_state[1].numpy(),
+                         grad_x.numpy(), steps=shape[0], **ctx.scalars)
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
                 grad_state[1] if wants[2] else None, None, None)

@@ -157,6 +157,11 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# The last parameters object (and dt) found to hold only plain numbers: a NamedTuple of
+# floats cannot change, so the next call with the same object skips the checks.
+_plain_parameters: tuple = (None, None)
+
+
 def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     """Why the C kernels cannot run on these arguments (``p``: ``LIFParameters`` or
     ``LIParameters``), or ``None`` if they can."""
@@ -166,6 +171,9 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
         return f"input is on {x.device}, the C kernels run on the CPU"
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
+    global _plain_parameters
+    if _plain_parameters[0] is p and _plain_parameters[1] == dt:
+        return None  # the parameters object of the previous call (a layer's, every step)
     tensors = [name for name, value in zip(p._fields, p)
                if name != "method" and not _is_number(value)]
     if not _is_number(dt):
@@ -176,6 +184,8 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     method = getattr(p, "method", "super")
     if method != "super":
         return f"surrogate method {method!r}: the C kernels implement 'super'"
+    if all(type(value) in (float, int, str) for value in p) and type(dt) in (float, int):
+        _plain_parameters = (p, dt)  # immutable: the verdict cannot change
     return None
 
 
