@@ -48,13 +48,30 @@ def resting_state(like: torch.Tensor, shape, v_leak: float) -> Tuple[torch.Tenso
     return v, i
 
 
-def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
-    """Run the C forward kernel; ``v`` and ``i`` (contiguous, owned) are overwritten with
-    the final state. Returns ``(z, v_pre or None)``."""
+def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
+                  v_leak: float):
+    """The state a kernel overwrites, ``(v, i, array)``: one contiguous allocation holding a
+    resting state (``v0 = i0 = None``) or a copy of ``v0, i0`` (never written to), as the
+    tensors ``v, i`` and one NumPy view ``array`` of shape ``(2, ...)`` for the C call.
+    Called with nothing to differentiate (inside ``no_grad`` or a Function's forward)."""
+    if v0 is None:
+        state = xs.new_zeros((2,) + tuple(xs.shape[1:]))
+    else:
+        state = torch.stack((v0, i0))
+    array = state.numpy()
+    if v0 is None and v_leak != 0.0:
+        array[0].fill(v_leak)
+    v, i = state.unbind(0)
+    return v, i, array
+
+
+def _forward_c(xs, state, v_leak: float, scalars: dict, keep_v_pre: bool):
+    """Run the C forward kernel; ``state`` (the array of :func:`working_state`) is
+    overwritten with the final state. Returns ``(z, v_pre or None)``."""
     z = torch.empty_like(xs, memory_format=torch.contiguous_format)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        _buffer(xs), v.numpy(), i.numpy(), z.numpy(),  # made here: never require grad
+        _buffer(xs), state[0], state[1], z.numpy(),  # made here: never require grad
         None if v_pre is None else v_pre.numpy(),
         steps=xs.shape[0], v_leak=float(v_leak), **scalars,
     )
@@ -72,14 +89,10 @@ class LIFSequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
         xs = xs.contiguous()
-        if v0 is None:
-            v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
-        else:
-            v = v0.detach().clone(memory_format=torch.contiguous_format)
-            i = i0.detach().clone(memory_format=torch.contiguous_format)
+        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
         needs_grad = any(ctx.needs_input_grad[:3])
         scalars = _scalars(p, dt)
-        z, v_pre = _forward_c(xs, v, i, p.v_leak, scalars, keep_v_pre=needs_grad)
+        z, v_pre = _forward_c(xs, state, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
             ctx.scalars = dict(scalars, alpha=float(p.alpha))
@@ -120,16 +133,11 @@ def lif_sequence_c(
     nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
     the kernel runs without an autograd node and keeps no pre-reset voltages.
     """
-    fresh = v0 is None
     if torch.is_grad_enabled() and (xs.requires_grad or (
-            not fresh and (v0.requires_grad or i0.requires_grad))):
+            v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
-    if fresh:
-        v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
-    else:
-        v = v0.clone(memory_format=torch.contiguous_format)
-        i = i0.clone(memory_format=torch.contiguous_format)
-    z, _ = _forward_c(xs.contiguous(), v, i, p.v_leak, _scalars(p, dt), keep_v_pre=False)
+    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+    z, _ = _forward_c(xs.contiguous(), state, p.v_leak, _scalars(p, dt), keep_v_pre=False)
     return z, v, i
 
 
@@ -141,19 +149,11 @@ def _li_scalars(p: LIParameters, dt: float) -> dict:
                 tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv))
 
 
-def _li_state(xs, v0, i0, v_leak: float):
-    """The state the kernel overwrites: a fresh resting state, or copies of ``v0, i0``."""
-    if v0 is None:
-        return resting_state(xs, xs.shape[1:], v_leak)
-    return (v0.detach().clone(memory_format=torch.contiguous_format),
-            i0.detach().clone(memory_format=torch.contiguous_format))
-
-
-def _li_forward_c(xs, v, i, v_leak: float, scalars: dict):
-    """Run the LI forward kernel; ``v`` and ``i`` are overwritten with the final state.
-    Returns the voltages of every step."""
+def _li_forward_c(xs, state, v_leak: float, scalars: dict):
+    """Run the LI forward kernel; ``state`` (the array of :func:`working_state`) is
+    overwritten with the final state. Returns the voltages of every step."""
     ys = torch.empty_like(xs, memory_format=torch.contiguous_format)
-    _lif.li_forward(_buffer(xs), v.numpy(), i.numpy(), ys.numpy(), steps=xs.shape[0],
+    _lif.li_forward(_buffer(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
                     v_leak=float(v_leak), **scalars)
     return ys
 
@@ -168,9 +168,9 @@ class LISequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIParameters, dt: float):
         xs = xs.contiguous()
-        v, i = _li_state(xs, v0, i0, float(p.v_leak))
+        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
         scalars = _li_scalars(p, dt)
-        ys = _li_forward_c(xs, v, i, p.v_leak, scalars)
+        ys = _li_forward_c(xs, state, p.v_leak, scalars)
         ctx.scalars = scalars
         ctx.shape = xs.shape
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
@@ -209,5 +209,5 @@ def li_sequence_c(
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LISequenceFunction.apply(xs, v0, i0, p, dt)
     xs = xs.contiguous()
-    v, i = _li_state(xs, v0, i0, float(p.v_leak))
-    return _li_forward_c(xs, v, i, p.v_leak, _li_scalars(p, dt)), v, i
+    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+    return _li_forward_c(xs, state, p.v_leak, _li_scalars(p, dt)), v, i
