@@ -16,19 +16,30 @@ The same network is built three ways, with the same initial weights and the same
 
 The variants are timed interleaved (one step of each in turn, order rotating), so they
 share the machine's state; the table shows medians in milliseconds and Norse's time over
-each variant's. Before timing, the first losses of all variants are checked to agree
-(they compute the same network). Never asserts on time: a measuring script, not a test.
+each variant's, and the minor page faults per step (fresh memory the kernel had to map:
+glibc returns freed memory above a threshold to the system, so the next step's tensors
+fault their pages in again). Before timing, the first losses of all variants are checked
+to agree (they compute the same network).
+
+Then the same table from a child process whose glibc malloc keeps freed memory for reuse
+(``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` = 256 MiB, see mallopt(3)): what
+a user gets by setting those two environment variables. Never asserts on time: a
+measuring script, not a test.
 
     python benchmarks/bench_training_step.py [--repeats 101] [--threads N] [--quick]
+                                             [--no-malloc-rerun]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -37,6 +48,8 @@ import snnlearn
 from snnlearn.data import load_digits
 
 T, BATCH_SIZE, HIDDEN, LR, F_MAX, INPUT_SCALE = 32, 64, 256, 1e-2, 1000.0, 3.0
+KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20),
+                     "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
 class DigitsSNN(nn.Module):
@@ -109,16 +122,38 @@ def check_same_network(steps: Dict[str, Optional[Callable[[], float]]]) -> None:
             sys.exit(f"{name} computes a different loss ({loss} vs {first}): not the same network")
 
 
-def interleaved_medians(steps: Dict[str, Callable[[], float]], repeats: int) -> Dict[str, float]:
+def interleaved_medians(steps: Dict[str, Callable[[], float]], repeats: int
+                        ) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Median milliseconds per step and minor page faults per step, for each variant."""
     names = list(steps)
     times: Dict[str, List[float]] = {name: [] for name in names}
+    faults: Dict[str, int] = {name: 0 for name in names}
     for r in range(repeats):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]  # rotate the order: no variant always first
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter_ns()
             steps[name]()
             times[name].append((time.perf_counter_ns() - start) / 1e6)
-    return {name: statistics.median(values) for name, values in times.items()}
+            faults[name] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return ({name: statistics.median(values) for name, values in times.items()},
+            {name: faults[name] / repeats for name in names})
+
+
+def print_table(steps, medians, faults) -> None:
+    norse_ms = medians.get("norse 1.1.0")
+    print(f"| {'variant':<30} | {'ms/step':>8} | {'norse / this':>12} | {'page faults/step':>16} |")
+    print(f"|{'-' * 32}|{'-' * 10}|{'-' * 14}|{'-' * 18}|")
+    for name, step in steps.items():
+        if step is None:
+            print(f"| {name:<30} | not installed (pip install --no-deps norse==1.1.0)")
+            continue
+        ratio = f"{norse_ms / medians[name]:.1f}x" if norse_ms else "-"
+        print(f"| {name:<30} | {medians[name]:>8.2f} | {ratio:>12} | {faults[name]:>16,.0f} |")
+    if "snnlearn" in medians and "snnlearn, LI as a Python loop" in medians:
+        loop = medians["snnlearn, LI as a Python loop"]
+        print(f"\nThe LI readout as a Python loop would cost {loop - medians['snnlearn']:.2f} ms "
+              f"more per step ({(loop - medians['snnlearn']) / loop:.0%} of {loop:.2f} ms).")
 
 
 def main(argv=None) -> None:
@@ -127,6 +162,9 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--quick", action="store_true", help="11 repeats (noisier)")
+    parser.add_argument("--no-malloc-rerun", action="store_true",
+                        help="skip the re-run with glibc malloc keeping freed memory")
+    parser.add_argument("--title", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -142,24 +180,23 @@ def main(argv=None) -> None:
     for _ in range(args.warmup):
         for step in available.values():
             step()
-    medians = interleaved_medians(available, repeats)
+    medians, faults = interleaved_medians(available, repeats)
 
-    print(f"\nOne training step of chapter 3's digits network (T={T}, batch {BATCH_SIZE}, "
-          f"64-{HIDDEN}-10, Adam): median of {repeats} interleaved steps, "
-          f"{torch.get_num_threads()} torch thread(s), C extension "
-          f"{'built' if snnlearn.c_available() else 'NOT built'}")
-    norse_ms = medians.get("norse 1.1.0")
-    print(f"{'variant':<32} {'ms/step':>9} {'norse / this':>13}")
-    for name, step in steps.items():
-        if step is None:
-            print(f"{name:<32} {'not installed':>9}")
-            continue
-        ratio = f"{norse_ms / medians[name]:.1f}x" if norse_ms else "-"
-        print(f"{name:<32} {medians[name]:>9.2f} {ratio:>13}")
-    if "snnlearn" in medians:
-        loop = medians["snnlearn, LI as a Python loop"]
-        print(f"the LI readout as a Python loop costs {loop - medians['snnlearn']:.2f} ms "
-              f"of {loop:.2f} ms per step ({(loop - medians['snnlearn']) / loop:.0%})")
+    print(f"\n## One training step of chapter 3's digits network{args.title}\n\n"
+          f"T={T}, batch {BATCH_SIZE}, 64-{HIDDEN}-10, Adam; median of {repeats} interleaved "
+          f"steps; {torch.get_num_threads()} torch thread(s); C extension "
+          f"{'built' if snnlearn.c_available() else 'NOT built'}\n")
+    print_table(steps, medians, faults)
+
+    if not args.no_malloc_rerun:
+        child = [sys.executable, os.path.abspath(__file__), "--no-malloc-rerun",
+                 "--repeats", str(repeats), "--warmup", str(args.warmup),
+                 "--title", ", glibc malloc keeping freed memory (MALLOC_MMAP_THRESHOLD_ = "
+                            "MALLOC_TRIM_THRESHOLD_ = 256 MiB)"]
+        if args.threads:
+            child += ["--threads", str(args.threads)]
+        sys.stdout.flush()
+        subprocess.run(child, env=dict(os.environ, **KEEP_FREED_MEMORY), check=False)
 
 
 if __name__ == "__main__":
