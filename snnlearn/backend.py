@@ -157,8 +157,9 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# The last parameters object (and dt) found to hold only plain numbers: a NamedTuple of
-# floats cannot change, so the next call with the same object skips the checks.
+# The last parameters object and dt (the same objects a layer passes on every call) found
+# to hold only plain numbers: a NamedTuple of floats cannot change, so the next call with
+# the same objects skips the checks.
 _plain_parameters: tuple = (None, None)
 
 
@@ -172,7 +173,7 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
     global _plain_parameters
-    if _plain_parameters[0] is p and _plain_parameters[1] == dt:
+    if _plain_parameters[0] is p and _plain_parameters[1] is dt:
         return None  # the parameters object of the previous call (a layer's, every step)
     tensors = [name for name, value in zip(p._fields, p)
                if name != "method" and not _is_number(value)]

@@ -126,6 +126,11 @@ def test_dispatch_follows_lif_rules():
     LI()(torch.ones(4, 3, dtype=torch.float16))
     assert snnlearn.last_path() == "reference"
     assert snnlearn.why_not_c(torch.ones(3), LIParameters(), 0.001) is None
+    # the verdict on a parameters object is remembered, the input is still checked each call
+    plain = LIParameters()
+    assert snnlearn.why_not_c(torch.ones(3), plain, 0.001) is None
+    assert "float16" in snnlearn.why_not_c(torch.ones(3, dtype=torch.float16), plain, 0.001)
+    assert "dt" in snnlearn.why_not_c(torch.ones(3), plain, torch.ones(3))
 
 
 def test_bad_state_names_li_state():
