@@ -18,7 +18,7 @@ help:
 	@echo "make test    run the test suite (builds the book once, on a scratch copy)"
 	@echo "make test-fast   library, C vs reference, API, doctests (under a minute)"
 	@echo "make test-sanitize   the C tests against an ASan+UBSan build of the extension"
-	@echo "make bench   print the LIF benchmark table"
+	@echo "make bench   print the LIF benchmark tables and the training-step comparison"
 	@echo "make assignments | collect | autograde | feedback | export   (instructors)"
 
 $(BIN)/python:
@@ -73,7 +73,8 @@ test-fast: $(DEV)
 # leaves the C-level stderr alone, so the report is printed, not lost with the process.
 SANITIZE_DIR   ?= $(CURDIR)/_build/sanitize
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1
-SANITIZE_TESTS := tests/test_lif_c_vs_reference.py tests/test_lif_inputs.py tests/test_c_fuzz.py
+SANITIZE_TESTS := tests/test_lif_c_vs_reference.py tests/test_lif_inputs.py tests/test_c_fuzz.py \
+                  tests/test_li_c_vs_reference.py tests/test_lif_recurrent_c.py
 test-sanitize: $(DEV)
 	rm -rf $(SANITIZE_DIR) && mkdir -p $(SANITIZE_DIR)
 	cp -R setup.py pyproject.toml README.md snnlearn tests $(SANITIZE_DIR)/
@@ -90,6 +91,7 @@ test-sanitize: $(DEV)
 bench: $(PEERS)
 	$(BIN)/python benchmarks/bench_lif.py
 	$(BIN)/python benchmarks/bench_lif_recurrent.py
+	$(BIN)/python benchmarks/bench_training_step.py
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.

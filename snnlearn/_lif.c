@@ -9,7 +9,11 @@
  *           threads)
  *   backward(grad_z, v_pre, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
  *            v_th, v_reset, alpha, threads)
+ *   li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads)
+ *   li_backward(grad_y, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
+ *               threads)
  *
+ * The leaky integrator (LI, the non-spiking readout) is the LIF without threshold and reset.
  * One time step is steps=1: the step kernel and the sequence kernel are the same loop.
  * Neurons are independent: a call with at least PARALLEL_MIN_WORK neuron-steps splits them
  * into `threads` disjoint ranges run at once (POSIX threads; results are the same bits).
@@ -19,7 +23,15 @@
 #include <string.h>
 
 #define BLOCK 512 /* neurons whose state stays in L1 across the time loop */
-#define PARALLEL_MIN_WORK (1 << 18) /* neuron-steps below which one thread is faster */
+/* Neuron-steps below which one thread is faster. A split starts a POSIX thread per call, and
+ * right after a PyTorch operation that ran on its OpenMP pool (a Linear layer, just before
+ * the LIF layer in every network) the pool's workers spin-wait on the other cores for up to
+ * about a millisecond: our second thread then waits for a core. Measured on a 2-core VM at
+ * chapter 3's size (32 steps x 64 x 256 = 524k neuron-steps) right after a Linear layer with
+ * torch.set_num_threads(2): one thread 0.35-0.44 ms, split in two 4.1-4.3 ms; with nothing
+ * spinning the split still lost (0.14 vs 0.22 ms). At 2M neuron-steps and above, a call is
+ * long enough that splitting pays on a quiet machine. */
+#define PARALLEL_MIN_WORK (1 << 21)
 #define MAX_THREADS 64
 #define RANGE_ALIGN 16 /* range bounds on 64-byte lines: threads never share a cache line */
 
@@ -57,9 +69,12 @@ typedef struct {
 
 /* ---- running a kernel over ranges of neurons, on several threads ------------------- */
 
+typedef enum { LIF_FORWARD, LIF_BACKWARD, LI_FORWARD, LI_BACKWARD } job_op;
+
 typedef struct {
-    char kind;    /* 'f' (float32) or 'd' (float64) */
-    int backward; /* 0: forward(x, v, i, z, v_pre); 1: backward(grad_z, v_pre, grad_v, grad_i, grad_x) */
+    char kind; /* 'f' (float32) or 'd' (float64) */
+    job_op op; /* LIF_FORWARD(x, v, i, z, v_pre), LIF_BACKWARD(grad_z, v_pre, grad_v, grad_i,
+                  grad_x), LI_FORWARD(x, v, i, y), LI_BACKWARD(grad_y, grad_v, grad_i, grad_x) */
     void *buf[5];
     Py_ssize_t steps, n, lo, hi;
     const void *params; /* params_f32 or params_f64 */
@@ -68,14 +83,22 @@ typedef struct {
 static void run_job(const lif_job *j)
 {
     void *const *b = j->buf;
-    if (j->kind == 'f' && !j->backward)
-        forward_f32(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
-    else if (j->kind == 'f')
-        backward_f32(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
-    else if (!j->backward)
-        forward_f64(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
-    else
-        backward_f64(b[0], b[1], b[2], b[3], b[4], j->steps, j->n, j->lo, j->hi, j->params);
+    const Py_ssize_t s = j->steps, n = j->n, lo = j->lo, hi = j->hi;
+    if (j->kind == 'f') {
+        switch (j->op) {
+        case LIF_FORWARD: forward_f32(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LIF_BACKWARD: backward_f32(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LI_FORWARD: li_forward_f32(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
+        case LI_BACKWARD: li_backward_f32(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
+        }
+    } else {
+        switch (j->op) {
+        case LIF_FORWARD: forward_f64(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LIF_BACKWARD: backward_f64(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LI_FORWARD: li_forward_f64(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
+        case LI_BACKWARD: li_backward_f64(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
+        }
+    }
 }
 
 #if HAVE_PTHREADS
@@ -313,7 +336,7 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     const params_f32 q32 = make_params_f32(&p);
     const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, 0,
+    lif_job job = {kind, LIF_FORWARD,
                    {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
                     bufs[4].acquired ? bufs[4].view.buf : NULL},
                    steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
@@ -365,9 +388,96 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     const params_f32 q32 = make_params_f32(&p);
     const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, 1,
+    lif_job job = {kind, LIF_BACKWARD,
                    {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
                     bufs[4].view.buf},
+                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
+    Py_BEGIN_ALLOW_THREADS
+    run_parallel(&job, threads);
+    Py_END_ALLOW_THREADS
+    release_all(bufs, count);
+    Py_RETURN_NONE;
+}
+
+/* ---- leaky integrator ---------------------------------------------------------------- */
+
+PyDoc_STRVAR(li_forward_doc,
+"li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads)\n"
+"--\n\n"
+"Run `steps` leaky-integrator time steps over n neurons in one call.\n\n"
+"x: input (steps*n), read. v, i: state (n), initial on entry, final on exit.\n"
+"y: voltages of every step (steps*n), written. All buffers C-contiguous, one dtype\n"
+"(float32 or float64). threads: as forward.");
+
+static PyObject *li_forward(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"x", "v", "i", "y", "steps", "dt", "tau_syn_inv", "tau_mem_inv",
+                               "v_leak", "threads", NULL};
+    PyObject *x, *v, *i, *y;
+    Py_ssize_t steps, n, total;
+    int threads;
+    lif_params p = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$nddddi:li_forward", keywords, &x, &v,
+                                     &i, &y, &steps, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv,
+                                     &p.v_leak, &threads))
+        return NULL;
+    if (check_threads(threads) < 0 || (n = element_count(v, "v")) < 0 ||
+        check_shape(steps, n, &total) < 0)
+        return NULL;
+    buffer_arg bufs[] = {
+        {"x", x, 0, total}, {"v", v, 1, n}, {"i", i, 1, n}, {"y", y, 1, total},
+    };
+    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
+    char kind = acquire_all(bufs, count);
+    if (kind == 0)
+        return NULL;
+    const params_f32 q32 = make_params_f32(&p);
+    const params_f64 q64 = make_params_f64(&p);
+    lif_job job = {kind, LI_FORWARD,
+                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, NULL},
+                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
+    Py_BEGIN_ALLOW_THREADS
+    run_parallel(&job, threads);
+    Py_END_ALLOW_THREADS
+    release_all(bufs, count);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(li_backward_doc,
+"li_backward(grad_y, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,\n"
+"            threads)\n"
+"--\n\n"
+"Backpropagation through time over `steps` leaky-integrator steps of n neurons.\n\n"
+"grad_y: (steps*n), read. grad_v, grad_i: (n), gradients of the final state on entry and\n"
+"of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
+
+static PyObject *li_backward(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"grad_y", "grad_v", "grad_i", "grad_x", "steps", "dt",
+                               "tau_syn_inv", "tau_mem_inv", "threads", NULL};
+    PyObject *grad_y, *grad_v, *grad_i, *grad_x;
+    Py_ssize_t steps, n, total;
+    int threads;
+    lif_params p = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$ndddi:li_backward", keywords, &grad_y,
+                                     &grad_v, &grad_i, &grad_x, &steps, &p.dt, &p.tau_syn_inv,
+                                     &p.tau_mem_inv, &threads))
+        return NULL;
+    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+        check_shape(steps, n, &total) < 0)
+        return NULL;
+    buffer_arg bufs[] = {
+        {"grad_y", grad_y, 0, total}, {"grad_v", grad_v, 1, n}, {"grad_i", grad_i, 1, n},
+        {"grad_x", grad_x, 1, total},
+    };
+    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
+    char kind = acquire_all(bufs, count);
+    if (kind == 0)
+        return NULL;
+    const params_f32 q32 = make_params_f32(&p);
+    const params_f64 q64 = make_params_f64(&p);
+    lif_job job = {kind, LI_BACKWARD,
+                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, NULL},
                    steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
     Py_BEGIN_ALLOW_THREADS
     run_parallel(&job, threads);
@@ -381,12 +491,17 @@ static PyMethodDef lif_methods[] = {
      forward_doc},
     {"backward", (PyCFunction)(void (*)(void))lif_backward, METH_VARARGS | METH_KEYWORDS,
      backward_doc},
+    {"li_forward", (PyCFunction)(void (*)(void))li_forward, METH_VARARGS | METH_KEYWORDS,
+     li_forward_doc},
+    {"li_backward", (PyCFunction)(void (*)(void))li_backward, METH_VARARGS | METH_KEYWORDS,
+     li_backward_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef lif_module = {
     PyModuleDef_HEAD_INIT, "_lif",
-    "Fused LIF forward and BPTT kernels on raw float32/float64 buffers (no torch ABI).", -1,
+    "Fused LIF and leaky-integrator forward and BPTT kernels on raw float32/float64 buffers "
+    "(no torch ABI).", -1,
     lif_methods,
 };
 

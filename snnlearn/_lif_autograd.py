@@ -1,4 +1,4 @@
-"""Autograd Functions over the C kernels in ``snnlearn._lif``.
+"""Autograd Functions over the C kernels in ``snnlearn._lif``: LIF and the leaky integrator.
 
 The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy), so it
 links nothing from torch. Outputs are allocated here, once per call, never per step.
@@ -14,10 +14,11 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif
+from .functional.leaky_integrator import LIParameters
 from .functional.lif import LIFParameters
 from .functional.threshold import saved_tensors_or_explain
 
-__all__ = ["LIFSequenceFunction", "lif_sequence_c"]
+__all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
 
 
 def _buffer(tensor: torch.Tensor):
@@ -47,14 +48,31 @@ def resting_state(like: torch.Tensor, shape, v_leak: float) -> Tuple[torch.Tenso
     return v, i
 
 
-def _forward_c(xs, v, i, v_leak: float, scalars: dict, keep_v_pre: bool):
-    """Run the C forward kernel; ``v`` and ``i`` (contiguous, owned) are overwritten with
-    the final state. Returns ``(z, v_pre or None)``."""
+def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
+                  v_leak: float):
+    """The state a kernel overwrites, ``(v, i, array)``: one contiguous allocation holding a
+    resting state (``v0 = i0 = None``) or a copy of ``v0, i0`` (never written to), as the
+    tensors ``v, i`` and one NumPy view ``array`` of shape ``(2, ...)`` for the C call.
+    Called with nothing to differentiate (inside ``no_grad`` or a Function's forward)."""
+    if v0 is None:
+        state = xs.new_zeros((2,) + tuple(xs.shape[1:]))
+    else:
+        state = torch.stack((v0, i0))
+    array = state.numpy()
+    if v0 is None and v_leak != 0.0:
+        array[0].fill(v_leak)
+    v, i = state.unbind(0)
+    return v, i, array
+
+
+def _forward_c(xs, state, v_leak: float, scalars: dict, keep_v_pre: bool):
+    """Run the C forward kernel; ``state`` (the array of :func:`working_state`) is
+    overwritten with the final state. Returns ``(z, v_pre or None)``."""
     z = torch.empty_like(xs, memory_format=torch.contiguous_format)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        _buffer(xs), _buffer(v), _buffer(i), _buffer(z),
-        None if v_pre is None else _buffer(v_pre),
+        _buffer(xs), state[0], state[1], z.numpy(),  # made here: never require grad
+        None if v_pre is None else v_pre.numpy(),
         steps=xs.shape[0], v_leak=float(v_leak), **scalars,
     )
     return z, v_pre
@@ -71,14 +89,10 @@ class LIFSequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
         xs = xs.contiguous()
-        if v0 is None:
-            v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
-        else:
-            v = v0.detach().clone(memory_format=torch.contiguous_format)
-            i = i0.detach().clone(memory_format=torch.contiguous_format)
+        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
         needs_grad = any(ctx.needs_input_grad[:3])
         scalars = _scalars(p, dt)
-        z, v_pre = _forward_c(xs, v, i, p.v_leak, scalars, keep_v_pre=needs_grad)
+        z, v_pre = _forward_c(xs, state, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
             ctx.scalars = dict(scalars, alpha=float(p.alpha))
@@ -100,8 +114,8 @@ class LIFSequenceFunction(torch.autograd.Function):
         grad_z = torch.zeros_like(v_pre) if grad_z is None else grad_z.contiguous()
         grad_x = torch.empty_like(v_pre)
         _lif.backward(
-            _buffer(grad_z), _buffer(v_pre), _buffer(grad_state[0]), _buffer(grad_state[1]),
-            _buffer(grad_x), steps=v_pre.shape[0], **ctx.scalars,
+            _buffer(grad_z), v_pre.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
+            grad_x.numpy(), steps=v_pre.shape[0], **ctx.scalars,
         )
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
@@ -119,14 +133,81 @@ def lif_sequence_c(
     nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
     the kernel runs without an autograd node and keeps no pre-reset voltages.
     """
-    fresh = v0 is None
     if torch.is_grad_enabled() and (xs.requires_grad or (
-            not fresh and (v0.requires_grad or i0.requires_grad))):
+            v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
-    if fresh:
-        v, i = resting_state(xs, xs.shape[1:], float(p.v_leak))
-    else:
-        v = v0.clone(memory_format=torch.contiguous_format)
-        i = i0.clone(memory_format=torch.contiguous_format)
-    z, _ = _forward_c(xs.contiguous(), v, i, p.v_leak, _scalars(p, dt), keep_v_pre=False)
+    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+    z, _ = _forward_c(xs.contiguous(), state, p.v_leak, _scalars(p, dt), keep_v_pre=False)
     return z, v, i
+
+
+# ---- leaky integrator (LI) ----------------------------------------------------------------
+
+def _li_scalars(p: LIParameters, dt: float) -> dict:
+    """Keyword arguments of the LI C calls (``threads`` as for LIF)."""
+    return dict(threads=torch.get_num_threads(), dt=float(dt),
+                tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv))
+
+
+def _li_forward_c(xs, state, v_leak: float, scalars: dict):
+    """Run the LI forward kernel; ``state`` (the array of :func:`working_state`) is
+    overwritten with the final state. Returns the voltages of every step."""
+    ys = torch.empty_like(xs, memory_format=torch.contiguous_format)
+    _lif.li_forward(_buffer(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
+                    v_leak=float(v_leak), **scalars)
+    return ys
+
+
+class LISequenceFunction(torch.autograd.Function):
+    """Fused leaky integrator over a whole sequence: ``(xs, v0, i0) -> (ys, v_T, i_T)``.
+
+    Forward runs all ``T`` steps in one C call; backward runs BPTT in one C call and needs
+    nothing from the forward pass (the LI is linear). ``v0 = i0 = None``: a resting state.
+    """
+
+    @staticmethod
+    def forward(ctx, xs, v0, i0, p: LIParameters, dt: float):
+        xs = xs.contiguous()
+        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+        scalars = _li_scalars(p, dt)
+        ys = _li_forward_c(xs, state, p.v_leak, scalars)
+        ctx.scalars = scalars
+        ctx.shape = xs.shape
+        ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
+        return ys, v, i
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y, grad_v, grad_i):
+        shape = ctx.shape
+        like = next((g for g in (grad_y, grad_v, grad_i) if g is not None), None)
+        if like is None:  # no output was used
+            return None, None, None, None, None
+        grad_state = like.new_empty((2,) + tuple(shape[1:]))
+        for k, grad in enumerate((grad_v, grad_i)):
+            if grad is None:
+                grad_state[k].zero_()
+            else:
+                grad_state[k].copy_(grad)
+        grad_y = like.new_zeros(shape) if grad_y is None else grad_y.contiguous()
+        grad_x = like.new_empty(shape)
+        _lif.li_backward(_buffer(grad_y), grad_state[0].numpy(), grad_state[1].numpy(),
+                         grad_x.numpy(), steps=shape[0], **ctx.scalars)
+        wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
+                grad_state[1] if wants[2] else None, None, None)
+
+
+def li_sequence_c(
+    xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
+    p: LIParameters, dt: float,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Voltages ``(T, ...)`` and final ``(v, i)`` of leaky integrators from the fused C
+    kernel (checked inputs). ``v0 = i0 = None`` starts from rest; a state passed in is never
+    written to. Without anything to differentiate no autograd node is made."""
+    if torch.is_grad_enabled() and (xs.requires_grad or (
+            v0 is not None and (v0.requires_grad or i0.requires_grad))):
+        return LISequenceFunction.apply(xs, v0, i0, p, dt)
+    xs = xs.contiguous()
+    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+    return _li_forward_c(xs, state, p.v_leak, _li_scalars(p, dt)), v, i

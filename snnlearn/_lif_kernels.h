@@ -1,4 +1,4 @@
-/* LIF kernels for one scalar type: included by _lif.c once per type.
+/* LIF and leaky-integrator (LI) kernels for one scalar type: included by _lif.c once per type.
  *
  * Before including, define SCALAR (float or double) and KERNEL(name) (a name suffix).
  * The equations are the reference's (snnlearn/functional/lif.py), line for line and in
@@ -14,6 +14,17 @@
  *
  * Backward (z is not detached, so the reset carries gradient; SuperSpike surrogate):
  *   gv1 = gv2 * (1 - z) + (gz + gv2 * (v_reset - v1)) / (alpha * |v1 - v_th| + 1)^2
+ *   gi1 = gi2 + c * gi2 + a * gv1         (= grad of x and of i)
+ *   gv  = gv1 - a * gv1
+ *
+ * The leaky integrator (LI: the readout, snnlearn/functional/leaky_integrator.py,
+ * li_feed_forward_step) is the same without threshold and reset, sharing a, c and v_leak:
+ *   i1 = i + x
+ *   v1 = v + a * ((v_leak - v) + i1)
+ *   i2 = i1 + c * i1                      output v1, state (v1, i2)
+ * Its backward is linear (no forward values needed). With gy the gradient of the output
+ * v1 of a step and gv2, gi2 those of the state after it:
+ *   gv1 = gy + gv2
  *   gi1 = gi2 + c * gi2 + a * gv1         (= grad of x and of i)
  *   gv  = gv1 - a * gv1
  */
@@ -97,6 +108,69 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
                 const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;
                 const SCALAR gu = (gzt[k] + gv2 * (v_reset - v1)) / (denom * denom);
                 const SCALAR gv1 = gv2 * ((SCALAR)1 - spike) + gu;
+                const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
+                gxt[k] = gi1;
+                gib[k] = gi1;
+                gvb[k] = gv1 - a * gv1;
+            }
+        }
+        memcpy(grad_v + start, gvb, (size_t)width * sizeof(SCALAR));
+        memcpy(grad_i + start, gib, (size_t)width * sizeof(SCALAR));
+    }
+}
+
+
+/* Forward over `steps` time steps of neurons lo..hi-1 of n. x and y (the voltages) are
+ * (steps, n), row-major. v and i hold the initial state on entry and the final state on
+ * exit. Neurons are independent: threads may run disjoint ranges lo..hi at once. */
+MULTIVERSION static void KERNEL(li_forward)(const SCALAR *restrict x, SCALAR *restrict v,
+                                SCALAR *restrict i, SCALAR *restrict y,
+                                Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+                                const KERNEL(params) *p)
+{
+    const SCALAR a = p->a, c = p->c, v_leak = p->v_leak;
+    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
+        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
+        SCALAR vb[BLOCK], ib[BLOCK];
+        memcpy(vb, v + start, (size_t)width * sizeof(SCALAR));
+        memcpy(ib, i + start, (size_t)width * sizeof(SCALAR));
+        for (Py_ssize_t t = 0; t < steps; t++) {
+            const SCALAR *restrict xt = x + t * n + start;
+            SCALAR *restrict yt = y + t * n + start;
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR i1 = ib[k] + xt[k];
+                const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
+                ib[k] = i1 + c * i1;
+                vb[k] = v1;
+                yt[k] = v1;
+            }
+        }
+        memcpy(v + start, vb, (size_t)width * sizeof(SCALAR));
+        memcpy(i + start, ib, (size_t)width * sizeof(SCALAR));
+    }
+}
+
+/* Backpropagation through time over the whole sequence, last step first, for neurons
+ * lo..hi-1 of n. grad_y is (steps, n); grad_v and grad_i hold the gradients of the final
+ * state on entry and those of the initial state on exit; grad_x (steps, n) is written. */
+MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
+                                 SCALAR *restrict grad_v, SCALAR *restrict grad_i,
+                                 SCALAR *restrict grad_x,
+                                 Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+                                 const KERNEL(params) *p)
+{
+    const SCALAR a = p->a, c = p->c;
+    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
+        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
+        SCALAR gvb[BLOCK], gib[BLOCK];
+        memcpy(gvb, grad_v + start, (size_t)width * sizeof(SCALAR));
+        memcpy(gib, grad_i + start, (size_t)width * sizeof(SCALAR));
+        for (Py_ssize_t t = steps - 1; t >= 0; t--) {
+            const SCALAR *restrict gyt = grad_y + t * n + start;
+            SCALAR *restrict gxt = grad_x + t * n + start;
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR gv1 = gyt[k] + gvb[k];
+                const SCALAR gi2 = gib[k];
                 const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
                 gxt[k] = gi1;
                 gib[k] = gi1;

@@ -1,4 +1,5 @@
-"""Which implementation runs a LIF step: the C kernels or the PyTorch reference.
+"""Which implementation runs a LIF step (or a leaky-integrator sequence): the C kernels or
+the PyTorch reference.
 
 ``"auto"`` (the default) uses the C kernels whenever they can: CPU tensors of dtype float32
 or float64 with parameters that are plain Python numbers and the SuperSpike surrogate.
@@ -38,6 +39,12 @@ from typing import Iterator, Optional, Tuple
 
 import torch
 
+from .functional.leaky_integrator import (
+    LIParameters,
+    LIState,
+    li_feed_forward_step,
+    li_initial_state,
+)
 from .functional.lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -68,6 +75,7 @@ __all__ = [
     "choose_path",
     "lif_step",
     "lif_sequence",
+    "li_sequence",
 ]
 
 BACKENDS = ("auto", "c", "reference")
@@ -153,22 +161,36 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def why_not_c(x: torch.Tensor, p: LIFParameters, dt) -> Optional[str]:
-    """Why the C kernels cannot run on these arguments, or ``None`` if they can."""
+# The last parameters object and dt (the same objects a layer passes on every call) found
+# to hold only plain numbers: a NamedTuple of floats cannot change, so the next call with
+# the same objects skips the checks.
+_plain_parameters: tuple = (None, None)
+
+
+def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
+    """Why the C kernels cannot run on these arguments (``p``: ``LIFParameters`` or
+    ``LIParameters``), or ``None`` if they can."""
     if not c_available():
         return f"the C extension is not built ({_IMPORT_ERROR})"
     if x.device.type != "cpu":
         return f"input is on {x.device}, the C kernels run on the CPU"
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
-    numbers = {"tau_syn_inv": p.tau_syn_inv, "tau_mem_inv": p.tau_mem_inv, "v_leak": p.v_leak,
-               "v_th": p.v_th, "v_reset": p.v_reset, "alpha": p.alpha, "dt": dt}
-    tensors = [name for name, value in numbers.items() if not _is_number(value)]
+    global _plain_parameters
+    if _plain_parameters[0] is p and _plain_parameters[1] is dt:
+        return None  # the parameters object of the previous call (a layer's, every step)
+    tensors = [name for name, value in zip(p._fields, p)
+               if name != "method" and not _is_number(value)]
+    if not _is_number(dt):
+        tensors.append("dt")
     if tensors:
         return (f"parameters {', '.join(tensors)} are not plain numbers or 0-d tensors "
                 "without a gradient (per-neuron or learnable)")
-    if p.method != "super":
-        return f"surrogate method {p.method!r}: the C kernels implement 'super'"
+    method = getattr(p, "method", "super")
+    if method != "super":
+        return f"surrogate method {method!r}: the C kernels implement 'super'"
+    if all(type(value) in (float, int, str) for value in p) and type(dt) in (float, int):
+        _plain_parameters = (p, dt)  # immutable: the verdict cannot change
     return None
 
 
@@ -205,10 +227,11 @@ def _check_input(x, name: str) -> None:
         )
 
 
-def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str) -> LIFFeedForwardState:
+def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str,
+                 kind=LIFFeedForwardState):
     if not (isinstance(state, tuple) and hasattr(state, "v") and hasattr(state, "i")):
         raise TypeError(
-            f"state must be a LIFFeedForwardState(v, i) or None, got {type(state).__name__}"
+            f"state must be a {kind.__name__}(v, i) or None, got {type(state).__name__}"
         )
     for field in ("v", "i"):
         tensor = getattr(state, field)
@@ -224,7 +247,7 @@ def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str) -> LIFFe
             raise TypeError(f"{name} is {tensor.dtype} but the input is {x.dtype}")
         if tensor.device != x.device:
             raise ValueError(f"{name} is on {tensor.device} but the input is on {x.device}")
-    return LIFFeedForwardState(state.v, state.i)
+    return kind(state.v, state.i)
 
 
 def lif_step(
@@ -270,3 +293,47 @@ def lif_sequence(
     v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
     z, v, i = _lif_autograd.lif_sequence_c(xs, v0, i0, p, dt)
     return z, LIFFeedForwardState(v, i)
+
+
+def _li_sequence_reference(xs: torch.Tensor, state: LIState, p: LIParameters, dt
+                           ) -> Tuple[torch.Tensor, LIState]:
+    """The reference: :func:`snnlearn.functional.li_feed_forward_step` in a Python loop."""
+    voltages = []
+    for x in xs.unbind(0):
+        v, state = li_feed_forward_step(x, state, p, dt)
+        voltages.append(v)
+    if not voltages:
+        return xs * 0, state  # T = 0: an empty result that stays linked to the input
+    return torch.stack(voltages), state
+
+
+def li_sequence(
+    xs: torch.Tensor,
+    state: Optional[LIState] = None,
+    p: LIParameters = LIParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIState]:
+    """Leaky integrators over a time-first input ``(T, ...)`` on the chosen backend.
+
+    Returns the voltages of every step (shaped like ``xs``) and the final state; the same
+    equations as :func:`snnlearn.functional.li_feed_forward_step`. On the C backend this is
+    one fused call forward and one backward, whatever ``T``.
+
+    >>> import torch, snnlearn
+    >>> v, s = snnlearn.LI()(torch.ones(5, 2))
+    >>> snnlearn.last_path() == ("c" if snnlearn.c_available() else "reference")
+    True
+    """
+    _check_input(xs, "input")
+    if xs.dim() < 1:
+        raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
+    if state is not None:
+        state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape",
+                             LIState)
+    if _choose(xs, p, dt) == "reference":
+        if state is None:
+            state = li_initial_state(xs.new_zeros(xs.shape[1:]), p)
+        return _li_sequence_reference(xs, state, p, dt)
+    v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
+    ys, v, i = _lif_autograd.li_sequence_c(xs, v0, i0, p, dt)
+    return ys, LIState(v, i)

@@ -125,6 +125,24 @@ def lif_recurrent_backward_call(rng):
             guarded(rng, hidden * hidden, dtype), guarded(rng, state, dtype),
             guarded(rng, state, dtype), guarded(rng, total, dtype, "zero")]
     return args, dict(lif_params(rng), steps=steps, batch=batch, hidden=hidden, alpha=100.0)
+def li_params(rng) -> Dict[str, float]:
+    return dict(dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, threads=pick(rng, [1, 2, 3, 7]))
+
+
+def li_forward_call(rng):
+    steps, n = lif_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
+            guarded(rng, steps * n, dtype, "zero")]
+    return args, dict(li_params(rng), steps=steps, v_leak=0.0)
+
+
+def li_backward_call(rng):
+    steps, n = lif_sizes(rng)
+    dtype = pick(rng, [np.float32, np.float64])
+    args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
+            guarded(rng, steps * n, dtype, "zero")]
+    return args, dict(li_params(rng), steps=steps)
 
 
 @dataclass
@@ -149,6 +167,8 @@ CASES: List[Case] = [
          outputs=(2, 3, 4, 5), optional=(5,), counts=("steps", "batch", "hidden")),
     Case("snnlearn._lif_recurrent", "backward", lif_recurrent_backward_call,
          outputs=(3, 4, 5), counts=("steps", "batch", "hidden")),
+    Case("snnlearn._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
 ]
 
 

@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from ..backend import li_sequence
 from ..functional.leaky_integrator import (
     LIParameters,
     LIState,
@@ -38,7 +39,8 @@ class LICell(NeuronModule):
 
 class LI(NeuronModule):
     """Leaky integrators over a time-first input ``(T, ...)``: returns all voltages and the
-    final state.
+    final state. On the CPU all ``T`` steps run in one fused C call (and the backward pass
+    in one more), as for :class:`LIF`.
 
     >>> v, s = LI()(torch.ones(5, 2))
     >>> v.shape
@@ -51,12 +53,4 @@ class LI(NeuronModule):
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIState] = None
     ) -> Tuple[torch.Tensor, LIState]:
-        if state is None:
-            state = li_initial_state(input_tensor.new_zeros(input_tensor.shape[1:]), self.p)
-        voltages = []
-        for x in input_tensor.unbind(0):
-            v, state = li_feed_forward_step(x, state, self.p, self.dt)
-            voltages.append(v)
-        if not voltages:
-            return input_tensor * 0, state  # T = 0: an empty result that stays linked to the input
-        return torch.stack(voltages), state
+        return li_sequence(input_tensor, state, self.p, self.dt)
