@@ -257,6 +257,11 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
                 replacement, why = bad_buffer(rng, source, args)
                 if replacement is None and k in case.optional:
                     continue
+                if "length" in why or "too many" in why:
+                    # Two buffers given the same wrong length can make a consistent, valid
+                    # call (state buffers of n - 1 neurons with steps = 0): one per call.
+                    if any("length" in d or "too many" in d for d in done):
+                        continue
                 args[k], bad[k] = replacement, True
                 done.append(f"arg {k}: {why}")
         elif kind < 0.6:  # a count that sizes the buffers
