@@ -27,7 +27,7 @@ $(BIN)/python:
 
 # The course environment: requirements.txt and snnlearn with its C extension.
 $(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.c snnlearn/_lif_kernels.h \
-          snnlearn/_lif_recurrent.c snnlearn/_lif_recurrent_kernels.h
+          snnlearn/_lif_recurrent.c snnlearn/_lif_recurrent_kernels.h snnlearn/_buffers.h
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-build-isolation -e .
 	@touch $@

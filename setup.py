@@ -64,7 +64,7 @@ setup(
         Extension(
             "snnlearn._lif",
             sources=["snnlearn/_lif.c"],
-            depends=["snnlearn/_lif_kernels.h"],
+            depends=["snnlearn/_lif_kernels.h", "snnlearn/_buffers.h"],
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
                                 "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
             extra_link_args=["-pthread"],
@@ -72,7 +72,7 @@ setup(
         Extension(
             "snnlearn._lif_recurrent",
             sources=["snnlearn/_lif_recurrent.c"],
-            depends=["snnlearn/_lif_recurrent_kernels.h"],
+            depends=["snnlearn/_lif_recurrent_kernels.h", "snnlearn/_buffers.h"],
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
                                 "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
             extra_link_args=["-pthread"],

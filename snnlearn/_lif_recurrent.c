@@ -153,105 +153,9 @@ static int run_parallel(const rlif_job *job, int threads)
     return 0;
 }
 
-/* ---- argument checking (as in _lif.c) ----------------------------------------------- */
+/* ---- argument checking: _buffers.h (shared with _lif.c), then this module's sizes ---- */
 
-typedef struct {
-    const char *name;
-    PyObject *obj;
-    int writable;
-    Py_ssize_t length; /* expected number of elements */
-    Py_buffer view;
-    int acquired;
-} buffer_arg;
-
-static char scalar_kind(const Py_buffer *view)
-{
-    const char *fmt = view->format ? view->format : "B";
-    if (*fmt == '@' || *fmt == '=' || *fmt == '<')
-        fmt++;
-    if (strcmp(fmt, "f") == 0 && view->itemsize == (Py_ssize_t)sizeof(float))
-        return 'f';
-    if (strcmp(fmt, "d") == 0 && view->itemsize == (Py_ssize_t)sizeof(double))
-        return 'd';
-    return 0;
-}
-
-static void release_all(buffer_arg *args, int count)
-{
-    for (int k = 0; k < count; k++) {
-        if (args[k].acquired) {
-            PyBuffer_Release(&args[k].view);
-            args[k].acquired = 0;
-        }
-    }
-}
-
-/* Acquire every buffer (None only where `optional`), check kind, length and writability,
- * and that no output overlaps another argument. Returns the common kind or 0 with an
- * exception set. */
-static char acquire_all(buffer_arg *args, int count, int optional)
-{
-    char kind = 0;
-    for (int k = 0; k < count; k++) {
-        buffer_arg *arg = &args[k];
-        if (arg->obj == Py_None && k == optional)
-            continue;
-        if (arg->obj == NULL || !PyObject_CheckBuffer(arg->obj)) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s must be a float32 or float64 buffer (e.g. tensor.numpy()), got %.100s",
-                         arg->name, arg->obj ? Py_TYPE(arg->obj)->tp_name : "nothing");
-            goto fail;
-        }
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (arg->writable ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(arg->obj, &arg->view, flags) < 0) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_ValueError,
-                         "%s must be a C-contiguous%s float32 or float64 buffer (got %.100s)",
-                         arg->name, arg->writable ? ", writable" : "", Py_TYPE(arg->obj)->tp_name);
-            goto fail;
-        }
-        arg->acquired = 1;
-        char this_kind = scalar_kind(&arg->view);
-        if (this_kind == 0) {
-            PyErr_Format(PyExc_TypeError, "%s must hold float32 or float64 values (format '%s')",
-                         arg->name, arg->view.format ? arg->view.format : "B");
-            goto fail;
-        }
-        if (kind == 0)
-            kind = this_kind;
-        else if (this_kind != kind) {
-            PyErr_Format(PyExc_TypeError, "%s is %s but %s is %s: all buffers need one dtype",
-                         arg->name, this_kind == 'f' ? "float32" : "float64", args[0].name,
-                         kind == 'f' ? "float32" : "float64");
-            goto fail;
-        }
-        Py_ssize_t length = arg->view.len / arg->view.itemsize;
-        if (length != arg->length) {
-            PyErr_Format(PyExc_ValueError, "%s has %zd elements, expected %zd", arg->name,
-                         length, arg->length);
-            goto fail;
-        }
-    }
-    for (int k = 0; k < count; k++) {
-        if (!args[k].acquired || !args[k].writable || args[k].view.len == 0)
-            continue;
-        const char *lo = args[k].view.buf, *hi = lo + args[k].view.len;
-        for (int m = 0; m < count; m++) {
-            if (m == k || !args[m].acquired || args[m].view.len == 0)
-                continue;
-            const char *lo2 = args[m].view.buf, *hi2 = lo2 + args[m].view.len;
-            if (lo < hi2 && lo2 < hi) {
-                PyErr_Format(PyExc_ValueError, "output %s overlaps %s in memory", args[k].name,
-                             args[m].name);
-                goto fail;
-            }
-        }
-    }
-    return kind;
-fail:
-    release_all(args, count);
-    return 0;
-}
+#include "_buffers.h"
 
 /* Checks steps, batch, hidden and threads; sets *state = batch*hidden, *total =
  * steps*batch*hidden and *square = hidden*hidden, refusing overflow. */
@@ -311,10 +215,10 @@ static PyObject *rlif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     buffer_arg bufs[] = {
         {"xp", xp, 0, total}, {"w_rec_t", w, 0, square}, {"v", v, 1, state},
-        {"i", i, 1, state},   {"z", z, 1, total},        {"v_pre", v_pre, 1, total},
+        {"i", i, 1, state},   {"z", z, 1, total},        {"v_pre", v_pre, 1, total, 1},
     };
     const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count, 5);
+    char kind = acquire_all(bufs, count);
     if (kind == 0)
         return NULL;
     const params_f32 q32 = make_params_f32(&p);
@@ -369,7 +273,7 @@ static PyObject *rlif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"grad_v", grad_v, 1, state}, {"grad_i", grad_i, 1, state}, {"grad_i1", grad_i1, 1, total},
     };
     const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count, -1);
+    char kind = acquire_all(bufs, count);
     if (kind == 0)
         return NULL;
     const params_f32 q32 = make_params_f32(&p);
