@@ -121,11 +121,11 @@ def test_c_equals_reference(seed, steps, batch_shape, n_in, hidden, p, dt, dtype
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_c_equals_reference_at_course_size_with_threads(dtype):
     """Large enough to split the batch over threads (forward and backward); many spikes."""
-    problem = random_problem(11, 60, (32,), 20, 96, dtype)
+    problem = random_problem(11, 60, (192,), 20, 96, dtype)
     previous = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
-        assert 60 * 32 * 96 >= _lif_recurrent.PARALLEL_MIN_WORK
+        assert 60 * 192 * 96 >= _lif_recurrent.PARALLEL_MIN_WORK
         reference = run("reference", problem, LIFParameters(alpha=5.0), 0.001)
         fused = run("c", problem, LIFParameters(alpha=5.0), 0.001)
     finally:
