@@ -40,14 +40,6 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     )
 
 
-def resting_state(like: torch.Tensor, shape, v_leak: float) -> Tuple[torch.Tensor, torch.Tensor]:
-    """A fresh state ``v = v_leak, i = 0`` of ``shape``, contiguous, in one allocation."""
-    v, i = like.new_zeros((2,) + tuple(shape)).unbind(0)
-    if v_leak != 0.0:
-        v.fill_(v_leak)
-    return v, i
-
-
 def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
                   v_leak: float):
     """The state a kernel overwrites, ``(v, i, array)``: one contiguous allocation holding a

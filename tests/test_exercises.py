@@ -23,7 +23,6 @@ import copy
 import csv
 import html
 import importlib.util
-import json
 import os
 import re
 import shutil

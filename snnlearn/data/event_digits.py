@@ -68,7 +68,6 @@ True
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
