@@ -3,7 +3,8 @@
 The kernels are plain C against the Python headers only (no torch headers, no ninja).
 -ffp-contract=off keeps gcc from fusing multiply-adds, so results match PyTorch's to the bit;
 -fno-trapping-math lets it vectorize the spike comparison (results unchanged).
--pthread: large calls split their neurons over POSIX threads.
+-fopenmp: large calls split their neurons over OpenMP threads, which are PyTorch's own pool at
+run time (see run_parallel in _lif.c); a compiler without OpenMP builds them single-threaded.
 
 Every extension is optional (OptionalBuildExt): on a machine without a working C compiler
 ``pip install .`` still installs snnlearn, whose PyTorch reference then runs every step
@@ -37,7 +38,14 @@ class OptionalBuildExt(build_ext):
         try:
             super().build_extension(extension)
         except Exception as error:  # noqa: BLE001 - CompileError, LinkError, OSError, ...
-            self._skipped.append((extension.name, error))
+            if OPENMP[0] not in extension.extra_compile_args:
+                self._skipped.append((extension.name, error))
+                return
+            print(f"snnlearn: {extension.name} does not build with OpenMP ({error}); "
+                  "building it single-threaded", flush=True)
+            extension.extra_compile_args = [f for f in extension.extra_compile_args if f not in OPENMP]
+            extension.extra_link_args = [f for f in extension.extra_link_args if f not in OPENMP]
+            self.build_extension(extension)
 
     def _record_skipped(self):
         base = os.getcwd() if self.inplace else self.build_lib
@@ -58,6 +66,10 @@ class OptionalBuildExt(build_ext):
                          "(e.g. gcc) and reinstall snnlearn to use the C kernels\n")
 
 
+OPENMP = ["-fopenmp"]
+COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
+                "-Wno-unused-parameter", "-Wno-missing-field-initializers"] + OPENMP
+
 setup(
     cmdclass={"build_ext": OptionalBuildExt},
     ext_modules=[
@@ -65,17 +77,15 @@ setup(
             "snnlearn._lif",
             sources=["snnlearn/_lif.c"],
             depends=["snnlearn/_lif_kernels.h", "snnlearn/_buffers.h"],
-            extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
-                                "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
-            extra_link_args=["-pthread"],
+            extra_compile_args=list(COMPILE_ARGS),
+            extra_link_args=list(OPENMP),
         ),
         Extension(
             "snnlearn._lif_recurrent",
             sources=["snnlearn/_lif_recurrent.c"],
             depends=["snnlearn/_lif_recurrent_kernels.h", "snnlearn/_buffers.h"],
-            extra_compile_args=["-O3", "-ffp-contract=off", "-fno-trapping-math", "-std=c99", "-Wall", "-Wextra",
-                                "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-pthread"],
-            extra_link_args=["-pthread"],
+            extra_compile_args=list(COMPILE_ARGS),
+            extra_link_args=list(OPENMP),
         ),
     ]
 )

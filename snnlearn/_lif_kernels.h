@@ -46,10 +46,13 @@ static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
 }
 
 /* Forward over `steps` time steps of neurons lo..hi-1 of n. x and z are (steps, n),
- * row-major. v and i hold the initial state on entry and the final state on exit. v_pre,
- * when not NULL, receives the pre-reset voltages v1 (steps, n) that the backward pass needs.
- * Neurons are processed in blocks whose state stays in L1 across all time steps; neurons
- * are independent, so threads may run disjoint ranges lo..hi at once. */
+ * row-major. v and i hold the initial state on entry and the final state on exit, updated
+ * in place. v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the
+ * backward pass needs. Neurons are processed in blocks of up to BLOCK: a block's state stays
+ * in the core's cache across all time steps while x and z stream through in rows as long as
+ * the block (long runs are what the hardware prefetcher needs: with 512-neuron blocks the
+ * medium layer ran at 3.6 ms instead of 2.2 ms). Neurons are independent, so threads may run
+ * disjoint ranges lo..hi at once. */
 MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restrict v, SCALAR *restrict i,
                             SCALAR *restrict z, SCALAR *restrict v_pre,
                             Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
@@ -58,9 +61,7 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
     const SCALAR a = p->a, c = p->c, v_leak = p->v_leak, v_th = p->v_th, v_reset = p->v_reset;
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR vb[BLOCK], ib[BLOCK];
-        memcpy(vb, v + start, (size_t)width * sizeof(SCALAR));
-        memcpy(ib, i + start, (size_t)width * sizeof(SCALAR));
+        SCALAR *restrict vb = v + start, *restrict ib = i + start;
         for (Py_ssize_t t = 0; t < steps; t++) {
             const SCALAR *restrict xt = x + t * n + start;
             SCALAR *restrict zt = z + t * n + start;
@@ -75,8 +76,6 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
                 if (pt) pt[k] = v1;
             }
         }
-        memcpy(v + start, vb, (size_t)width * sizeof(SCALAR));
-        memcpy(i + start, ib, (size_t)width * sizeof(SCALAR));
     }
 }
 
@@ -93,9 +92,7 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
     const SCALAR a = p->a, c = p->c, v_th = p->v_th, v_reset = p->v_reset, alpha = p->alpha;
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR gvb[BLOCK], gib[BLOCK];
-        memcpy(gvb, grad_v + start, (size_t)width * sizeof(SCALAR));
-        memcpy(gib, grad_i + start, (size_t)width * sizeof(SCALAR));
+        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gzt = grad_z + t * n + start;
             const SCALAR *restrict v1t = v_pre + t * n + start;
@@ -114,8 +111,6 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
                 gvb[k] = gv1 - a * gv1;
             }
         }
-        memcpy(grad_v + start, gvb, (size_t)width * sizeof(SCALAR));
-        memcpy(grad_i + start, gib, (size_t)width * sizeof(SCALAR));
     }
 }
 
@@ -131,9 +126,7 @@ MULTIVERSION static void KERNEL(li_forward)(const SCALAR *restrict x, SCALAR *re
     const SCALAR a = p->a, c = p->c, v_leak = p->v_leak;
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR vb[BLOCK], ib[BLOCK];
-        memcpy(vb, v + start, (size_t)width * sizeof(SCALAR));
-        memcpy(ib, i + start, (size_t)width * sizeof(SCALAR));
+        SCALAR *restrict vb = v + start, *restrict ib = i + start;
         for (Py_ssize_t t = 0; t < steps; t++) {
             const SCALAR *restrict xt = x + t * n + start;
             SCALAR *restrict yt = y + t * n + start;
@@ -145,8 +138,6 @@ MULTIVERSION static void KERNEL(li_forward)(const SCALAR *restrict x, SCALAR *re
                 yt[k] = v1;
             }
         }
-        memcpy(v + start, vb, (size_t)width * sizeof(SCALAR));
-        memcpy(i + start, ib, (size_t)width * sizeof(SCALAR));
     }
 }
 
@@ -162,9 +153,7 @@ MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
     const SCALAR a = p->a, c = p->c;
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR gvb[BLOCK], gib[BLOCK];
-        memcpy(gvb, grad_v + start, (size_t)width * sizeof(SCALAR));
-        memcpy(gib, grad_i + start, (size_t)width * sizeof(SCALAR));
+        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gyt = grad_y + t * n + start;
             SCALAR *restrict gxt = grad_x + t * n + start;
@@ -177,7 +166,5 @@ MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
                 gvb[k] = gv1 - a * gv1;
             }
         }
-        memcpy(grad_v + start, gvb, (size_t)width * sizeof(SCALAR));
-        memcpy(grad_i + start, gib, (size_t)width * sizeof(SCALAR));
     }
 }
