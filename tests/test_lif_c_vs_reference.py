@@ -6,6 +6,8 @@ Property-based over shapes, dtypes and parameters (hypothesis), for the sequence
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -165,6 +167,19 @@ def test_large_calls_split_over_threads_give_the_same_results(threads):
         torch.set_num_threads(previous)
     assert reference[0][0].sum() > 1000
     assert_same(reference, fused, torch.float32)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_the_kernels_share_pytorchs_openmp_runtime():
+    """The split runs on PyTorch's own OpenMP pool: importing the extensions loads no second
+    OpenMP runtime (two pools would compete for the cores), and the C kernels can use as
+    many threads as PyTorch."""
+    from snnlearn import _lif, _lif_recurrent  # noqa: F401 - loaded for their libraries
+
+    with open("/proc/self/maps") as maps:
+        runtimes = {line.split()[-1] for line in maps if "libgomp" in line or "libiomp" in line}
+    assert len(runtimes) == 1, f"more than one OpenMP runtime loaded: {sorted(runtimes)}"
+    assert _lif.MAX_THREADS > 1, "built without OpenMP: every call runs on one thread"
 
 
 def test_gradcheck_float64_sequence():

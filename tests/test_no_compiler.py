@@ -1,4 +1,4 @@
-"""``pip install .`` on a machine without a C compiler still installs snnlearn.
+"""``pip install .`` on a machine without a C compiler (or without OpenMP) still works.
 
 Every extension in setup.py is optional (``OptionalBuildExt``): when none can be compiled
 the package installs without them, the build prints one line saying so, and at run time
@@ -7,7 +7,8 @@ computes every step.
 
 The test builds from a copy of the sources into a fresh virtual environment that reuses
 this environment's packages (torch, setuptools) through a ``.pth`` file, with no build
-isolation, ``CC=/nonexistent`` and a ``PATH`` holding no compiler (~15 s).
+isolation, ``CC=/nonexistent`` and a ``PATH`` holding no compiler (~15 s). A second build,
+in place, uses a compiler that rejects ``-fopenmp``: the kernels build single-threaded.
 """
 
 from __future__ import annotations
@@ -90,3 +91,51 @@ def test_installed_package_runs_the_reference_and_says_why(no_compiler_install):
     assert result.returncode == 0, result.stdout + result.stderr
     reason = result.stdout.strip()
     assert "not compiled at install time" in reason and "C compiler" in reason, reason
+
+
+@pytest.fixture(scope="module")
+def build_without_openmp(tmp_path_factory):
+    """(build output, source folder) after building in place with a compiler that rejects
+    -fopenmp (as Apple's clang does without libomp): the extensions must still build."""
+    work = tmp_path_factory.mktemp("noomp")
+    source = _copy_sources(work)
+    wrapper = work / "cc-without-openmp"
+    wrapper.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = -fopenmp ] && '
+                       '{ echo "cc: error: unsupported option -fopenmp" >&2; exit 1; }; done\n'
+                       'exec gcc "$@"\n')
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CFLAGS", "LDSHARED"))}
+    env.update(CC=str(wrapper))
+    result = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=source,
+                            env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    return output, source
+
+
+def test_a_compiler_without_openmp_builds_single_threaded_kernels(build_without_openmp):
+    output, source = build_without_openmp
+    for name in ("snnlearn._lif", "snnlearn._lif_recurrent"):
+        assert f"snnlearn: {name} does not build with OpenMP" in output, output[-3000:]
+    assert not (source / "snnlearn" / "_c_build_skipped.txt").exists()
+    script = textwrap.dedent("""
+        import torch, snnlearn
+        from snnlearn import _lif
+        assert snnlearn.__file__.startswith(%r), snnlearn.__file__
+        assert _lif.MAX_THREADS == 1, _lif.MAX_THREADS  # built without OpenMP
+        torch.manual_seed(0)
+        xs = torch.rand(4, _lif.PARALLEL_MIN_WORK // 2 + 7, dtype=torch.float64) * 0.6
+        results = {}
+        for backend in ("reference", "c"):
+            with snnlearn.use_backend(backend):
+                results[backend] = snnlearn.LIF()(xs)
+            assert snnlearn.last_path() == backend
+        assert torch.equal(results["c"][0], results["reference"][0])
+        torch.testing.assert_close(results["c"][1].v, results["reference"][1].v)
+        layer = snnlearn.LIFRecurrent(3, 40)
+        z, _ = layer(torch.rand(50, 32, 3, dtype=torch.float32) * 4)
+        assert snnlearn.last_path() == "c" and z.sum() > 0
+    """ % str(source))
+    result = subprocess.run([sys.executable, "-c", script], cwd=source,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
