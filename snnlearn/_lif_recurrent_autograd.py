@@ -20,6 +20,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _lif_recurrent
 from .functional.lif import LIFParameters
+from .functional.lif_recurrent import lif_recurrent_initial_state
 from .functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFRecurrentSequenceFunction", "lif_recurrent_sequence_c"]
@@ -33,6 +34,21 @@ def _buffer(tensor: torch.Tensor):
 def _sizes(xp: torch.Tensor) -> dict:
     steps, batch, hidden = xp.shape
     return dict(steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads())
+
+
+def _working_state(xp: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
+                   v_leak: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(v, i)`` ``(B, H)`` that the kernel overwrites: a copy of ``(v0, i0)`` (never
+    written to), or a resting state (``v = v_leak``, ``i = 0``) in one allocation when
+    both are ``None``."""
+    if v0 is not None:
+        return (v0.detach().clone(memory_format=torch.contiguous_format),
+                i0.detach().clone(memory_format=torch.contiguous_format))
+    state = xp.new_zeros((2,) + tuple(xp.shape[1:]))
+    if v_leak != 0.0:
+        state[0].fill_(v_leak)
+    v, i = state.unbind(0)
+    return v, i
 
 
 def _forward_c(xp, w_rec, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
@@ -53,7 +69,7 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
     """``(xp, v0, i0, recurrent_weights) -> (z, v_T, i_T)`` over a whole sequence.
 
     ``xp`` ``(T, B, H)`` is the projected input (``xs @ input_weights.T``, with step 0's
-    recurrent input from ``z0`` already added). Backward runs BPTT over all steps in one C
+    recurrent input from ``z0`` already added); ``v0 = i0 = None`` is a resting state. Backward runs BPTT over all steps in one C
     call, from the pre-reset voltages and the spikes kept by the forward pass, and returns
     ``grad_xp`` (the gradient of each step's jumped current), the gradients of ``(v0, i0)``
     and ``sum_t grad_i1[t].T @ z[t-1]`` for ``recurrent_weights``.
@@ -62,8 +78,7 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float):
         xp = xp.contiguous()
-        v = v0.detach().clone(memory_format=torch.contiguous_format)
-        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        v, i = _working_state(xp, v0, i0, float(p.v_leak))
         z, v_pre = _forward_c(xp, recurrent_weights, v, i, p, dt, keep_v_pre=True)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
         ctx.scalars = dict(dt=float(dt), tau_syn_inv=float(p.tau_syn_inv),
@@ -86,35 +101,42 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
         if ctx.needs_input_grad[3]:
             hidden = v_pre.shape[-1]
             grad_w_rec = grad_i1[1:].reshape(-1, hidden).t() @ z[:-1].reshape(-1, hidden)
-        return grad_i1, grad_v0, grad_i0, grad_w_rec, None, None
+        wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        return (grad_i1, grad_v0 if wants[1] else None, grad_i0 if wants[2] else None,
+                grad_w_rec, None, None)
 
 
 def lif_recurrent_sequence_c(
-    xs: torch.Tensor, z0: Optional[torch.Tensor], v0: torch.Tensor, i0: torch.Tensor,
+    xs: torch.Tensor, z0: Optional[torch.Tensor], v0: Optional[torch.Tensor],
+    i0: Optional[torch.Tensor],
     input_weights: torch.Tensor, recurrent_weights: torch.Tensor, p: LIFParameters, dt: float,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spikes ``(T, ..., H)`` and final ``(z, v, i)`` of a recurrent LIF layer on the C path.
 
     ``xs`` is ``(T, ..., input)``; the state tensors are ``(..., H)``; ``z0=None`` means no
-    spikes before the first step (a resting state). Arguments are checked by the caller
+    spikes before the first step, and ``z0 = v0 = i0 = None`` a resting state (made here in
+    one allocation). Arguments are checked by the caller
     (``snnlearn.backend``); the C side checks again. With nothing to differentiate the kernel
     runs without an autograd node and keeps no pre-reset voltages.
     """
     steps, hidden = xs.shape[0], input_weights.shape[0]
-    batch_shape = v0.shape[:-1]
+    batch_shape = tuple(xs.shape[1:-1])
     if steps == 0:  # nothing runs: the state passes through, as in the reference
+        if v0 is None:
+            z0, v0, i0 = lif_recurrent_initial_state(batch_shape, hidden, p, xs.dtype, xs.device)
         z0 = xs.new_zeros((*batch_shape, hidden)) if z0 is None else z0
         return xs.new_zeros((0, *batch_shape, hidden)), z0, v0, i0
     batch = math.prod(batch_shape)
     xp = torch.nn.functional.linear(xs, input_weights).reshape(steps, batch, hidden)
     if z0 is not None:  # step 0's recurrent input, from the spikes before the sequence
         xp[0] += torch.nn.functional.linear(z0.reshape(batch, hidden), recurrent_weights)
-    v0, i0 = v0.reshape(batch, hidden), i0.reshape(batch, hidden)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (xp, v0, i0, recurrent_weights)):
+    if v0 is not None:
+        v0, i0 = v0.reshape(batch, hidden), i0.reshape(batch, hidden)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                       for t in (xp, v0, i0, recurrent_weights)):
         z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
     else:
-        v = v0.detach().clone(memory_format=torch.contiguous_format)
-        i = i0.detach().clone(memory_format=torch.contiguous_format)
+        v, i = _working_state(xp, v0, i0, float(p.v_leak))
         z, _ = _forward_c(xp.contiguous(), recurrent_weights, v, i, p, dt, keep_v_pre=False)
     z = z.reshape(steps, *batch_shape, hidden)
     return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)

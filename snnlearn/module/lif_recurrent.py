@@ -153,14 +153,9 @@ class LIFRecurrent(_RecurrentBase):
         if path == "reference":
             return lif_recurrent_sequence(input_tensor, self.input_weights,
                                           self.recurrent_weights, state, self.p, self.dt)
-        if state is None:
-            state = lif_recurrent_initial_state(tuple(input_tensor.shape[1:-1]), self.hidden_size,
-                                                self.p, input_tensor.dtype, input_tensor.device)
-            z0 = None  # no spikes before the first step: no recurrent input to add
-        else:
-            z0 = state.z
+        z0, v0, i0 = (None, None, None) if state is None else state  # None: from rest
         z, *final = _lif_recurrent_autograd.lif_recurrent_sequence_c(
-            input_tensor, z0, state.v, state.i, self.input_weights, self.recurrent_weights,
+            input_tensor, z0, v0, i0, self.input_weights, self.recurrent_weights,
             self.p, self.dt)
         return z, LIFState(*final)
 
