@@ -6,10 +6,11 @@
  * run with the GIL released. The equations live in _lif_kernels.h.
  *
  *   forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset,
- *           threads)
+ *           threads, from_rest)
  *   backward(grad_z, v_pre, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
  *            v_th, v_reset, alpha, threads)
- *   li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads)
+ *   li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads,
+ *              from_rest)
  *   li_backward(grad_y, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
  *               threads)
  *
@@ -51,6 +52,7 @@
 
 typedef struct {
     double dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset, alpha;
+    int from_rest;
 } lif_params;
 
 #define SCALAR float
@@ -180,10 +182,11 @@ static Py_ssize_t element_count(PyObject *obj, const char *name)
 
 PyDoc_STRVAR(forward_doc,
 "forward(x, v, i, z, v_pre, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset,\n"
-"        threads)\n"
+"        threads, from_rest)\n"
 "--\n\n"
 "Run `steps` LIF time steps over n neurons in one call.\n\n"
 "x: input (steps*n), read. v, i: state (n), initial on entry, final on exit.\n"
+"from_rest: true to start from rest (v = v_leak, i = 0) instead: v and i are only written.\n"
 "z: spikes (steps*n), written. v_pre: pre-reset voltages (steps*n) or None.\n"
 "All buffers C-contiguous, one dtype (float32 or float64). threads: how many threads\n"
 "may share a large call (1: the calling thread only).");
@@ -200,15 +203,17 @@ static int check_threads(int threads)
 static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"x", "v", "i", "z", "v_pre", "steps", "dt", "tau_syn_inv",
-                               "tau_mem_inv", "v_leak", "v_th", "v_reset", "threads", NULL};
+                               "tau_mem_inv", "v_leak", "v_th", "v_reset", "threads",
+                               "from_rest", NULL};
     PyObject *x, *v, *i, *z, *v_pre;
     Py_ssize_t steps, n, total;
     int threads;
     lif_params p = {0};
     p.alpha = 0.0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddi:forward", keywords, &x, &v,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddip:forward", keywords, &x, &v,
                                      &i, &z, &v_pre, &steps, &p.dt, &p.tau_syn_inv,
-                                     &p.tau_mem_inv, &p.v_leak, &p.v_th, &p.v_reset, &threads))
+                                     &p.tau_mem_inv, &p.v_leak, &p.v_th, &p.v_reset, &threads,
+                                     &p.from_rest))
         return NULL;
     if (check_threads(threads) < 0 || (n = element_count(v, "v")) < 0 ||
         check_shape(steps, n, &total) < 0)
@@ -289,24 +294,25 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
 /* ---- leaky integrator ---------------------------------------------------------------- */
 
 PyDoc_STRVAR(li_forward_doc,
-"li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads)\n"
+"li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads,\n"
+"           from_rest)\n"
 "--\n\n"
 "Run `steps` leaky-integrator time steps over n neurons in one call.\n\n"
-"x: input (steps*n), read. v, i: state (n), initial on entry, final on exit.\n"
-"y: voltages of every step (steps*n), written. All buffers C-contiguous, one dtype\n"
+"x: input (steps*n), read. v, i: state (n), initial on entry, final on exit (from_rest:\n"
+"as forward). y: voltages of every step (steps*n), written. All buffers C-contiguous, one dtype\n"
 "(float32 or float64). threads: as forward.");
 
 static PyObject *li_forward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"x", "v", "i", "y", "steps", "dt", "tau_syn_inv", "tau_mem_inv",
-                               "v_leak", "threads", NULL};
+                               "v_leak", "threads", "from_rest", NULL};
     PyObject *x, *v, *i, *y;
     Py_ssize_t steps, n, total;
     int threads;
     lif_params p = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$nddddi:li_forward", keywords, &x, &v,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$nddddip:li_forward", keywords, &x, &v,
                                      &i, &y, &steps, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv,
-                                     &p.v_leak, &threads))
+                                     &p.v_leak, &threads, &p.from_rest))
         return NULL;
     if (check_threads(threads) < 0 || (n = element_count(v, "v")) < 0 ||
         check_shape(steps, n, &total) < 0)

@@ -40,24 +40,22 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     )
 
 
-def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
-                  v_leak: float):
-    """The state a kernel overwrites, ``(v, i, array)``: one contiguous allocation holding a
-    resting state (``v0 = i0 = None``) or a copy of ``v0, i0`` (never written to), as the
-    tensors ``v, i`` and one NumPy view ``array`` of shape ``(2, ...)`` for the C call.
-    Called with nothing to differentiate (inside ``no_grad`` or a Function's forward)."""
+def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor]):
+    """The state a kernel overwrites, ``(v, i, array, from_rest)``: one contiguous
+    allocation, left for the kernel to fill with the resting state (``v0 = i0 = None``,
+    ``from_rest`` true: no separate pass over memory to initialise it) or holding a copy of
+    ``v0, i0`` (never written to); as the tensors ``v, i`` and one NumPy view ``array`` of
+    shape ``(2, ...)`` for the C call. Called with nothing to differentiate (inside
+    ``no_grad`` or a Function's forward)."""
     if v0 is None:
-        state = xs.new_zeros((2,) + tuple(xs.shape[1:]))
+        state = xs.new_empty((2,) + tuple(xs.shape[1:]))
     else:
         state = torch.stack((v0, i0))
-    array = state.numpy()
-    if v0 is None and v_leak != 0.0:
-        array[0].fill(v_leak)
     v, i = state.unbind(0)
-    return v, i, array
+    return v, i, state.numpy(), v0 is None
 
 
-def _forward_c(xs, state, v_leak: float, scalars: dict, keep_v_pre: bool):
+def _forward_c(xs, state, from_rest: bool, v_leak: float, scalars: dict, keep_v_pre: bool):
     """Run the C forward kernel; ``state`` (the array of :func:`working_state`) is
     overwritten with the final state. Returns ``(z, v_pre or None)``."""
     z = torch.empty_like(xs, memory_format=torch.contiguous_format)
@@ -65,7 +63,7 @@ def _forward_c(xs, state, v_leak: float, scalars: dict, keep_v_pre: bool):
     _lif.forward(
         _buffer(xs), state[0], state[1], z.numpy(),  # made here: never require grad
         None if v_pre is None else v_pre.numpy(),
-        steps=xs.shape[0], v_leak=float(v_leak), **scalars,
+        steps=xs.shape[0], v_leak=float(v_leak), from_rest=from_rest, **scalars,
     )
     return z, v_pre
 
@@ -81,10 +79,10 @@ class LIFSequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
         xs = xs.contiguous()
-        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+        v, i, state, from_rest = working_state(xs, v0, i0)
         needs_grad = any(ctx.needs_input_grad[:3])
         scalars = _scalars(p, dt)
-        z, v_pre = _forward_c(xs, state, p.v_leak, scalars, keep_v_pre=needs_grad)
+        z, v_pre = _forward_c(xs, state, from_rest, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
             ctx.scalars = dict(scalars, alpha=float(p.alpha))
@@ -128,8 +126,9 @@ def lif_sequence_c(
     if torch.is_grad_enabled() and (xs.requires_grad or (
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
-    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
-    z, _ = _forward_c(xs.contiguous(), state, p.v_leak, _scalars(p, dt), keep_v_pre=False)
+    v, i, state, from_rest = working_state(xs, v0, i0)
+    z, _ = _forward_c(xs.contiguous(), state, from_rest, p.v_leak, _scalars(p, dt),
+                      keep_v_pre=False)
     return z, v, i
 
 
@@ -141,12 +140,12 @@ def _li_scalars(p: LIParameters, dt: float) -> dict:
                 tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv))
 
 
-def _li_forward_c(xs, state, v_leak: float, scalars: dict):
+def _li_forward_c(xs, state, from_rest: bool, v_leak: float, scalars: dict):
     """Run the LI forward kernel; ``state`` (the array of :func:`working_state`) is
     overwritten with the final state. Returns the voltages of every step."""
     ys = torch.empty_like(xs, memory_format=torch.contiguous_format)
     _lif.li_forward(_buffer(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
-                    v_leak=float(v_leak), **scalars)
+                    v_leak=float(v_leak), from_rest=from_rest, **scalars)
     return ys
 
 
@@ -160,9 +159,9 @@ class LISequenceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xs, v0, i0, p: LIParameters, dt: float):
         xs = xs.contiguous()
-        v, i, state = working_state(xs, v0, i0, float(p.v_leak))
+        v, i, state, from_rest = working_state(xs, v0, i0)
         scalars = _li_scalars(p, dt)
-        ys = _li_forward_c(xs, state, p.v_leak, scalars)
+        ys = _li_forward_c(xs, state, from_rest, p.v_leak, scalars)
         ctx.scalars = scalars
         ctx.shape = xs.shape
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
@@ -201,5 +200,5 @@ def li_sequence_c(
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LISequenceFunction.apply(xs, v0, i0, p, dt)
     xs = xs.contiguous()
-    v, i, state = working_state(xs, v0, i0, float(p.v_leak))
-    return _li_forward_c(xs, state, p.v_leak, _li_scalars(p, dt)), v, i
+    v, i, state, from_rest = working_state(xs, v0, i0)
+    return _li_forward_c(xs, state, from_rest, p.v_leak, _li_scalars(p, dt)), v, i

@@ -31,6 +31,7 @@
 
 typedef struct {
     SCALAR a, c, v_leak, v_th, v_reset, alpha;
+    int from_rest; /* forward kernels: start from rest (v = v_leak, i = 0), not from v and i */
 } KERNEL(params);
 
 static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
@@ -42,12 +43,24 @@ static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
     q.v_th = (SCALAR)p->v_th;
     q.v_reset = (SCALAR)p->v_reset;
     q.alpha = (SCALAR)p->alpha;
+    q.from_rest = p->from_rest;
     return q;
 }
 
+/* The resting state of `width` neurons: v = v_leak, i = 0 (written by the thread that runs
+ * them, right before it uses them). */
+static inline void KERNEL(rest)(SCALAR *restrict v, SCALAR *restrict i, Py_ssize_t width,
+                                SCALAR v_leak)
+{
+    for (Py_ssize_t k = 0; k < width; k++) {
+        v[k] = v_leak;
+        i[k] = 0;
+    }
+}
+
 /* Forward over `steps` time steps of neurons lo..hi-1 of n. x and z are (steps, n),
- * row-major. v and i hold the initial state on entry and the final state on exit, updated
- * in place. v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the
+ * row-major. v and i hold the initial state on entry (or, with p->from_rest, are only
+ * written: the state starts from rest) and the final state on exit, updated in place. v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the
  * backward pass needs. Neurons are processed in blocks of up to BLOCK: a block's state stays
  * in the core's cache across all time steps while x and z stream through in rows as long as
  * the block (long runs are what the hardware prefetcher needs: with 512-neuron blocks the
@@ -62,6 +75,8 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
         SCALAR *restrict vb = v + start, *restrict ib = i + start;
+        if (p->from_rest)
+            KERNEL(rest)(vb, ib, width, v_leak);
         for (Py_ssize_t t = 0; t < steps; t++) {
             const SCALAR *restrict xt = x + t * n + start;
             SCALAR *restrict zt = z + t * n + start;
@@ -127,6 +142,8 @@ MULTIVERSION static void KERNEL(li_forward)(const SCALAR *restrict x, SCALAR *re
     for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
         const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
         SCALAR *restrict vb = v + start, *restrict ib = i + start;
+        if (p->from_rest)
+            KERNEL(rest)(vb, ib, width, v_leak);
         for (Py_ssize_t t = 0; t < steps; t++) {
             const SCALAR *restrict xt = x + t * n + start;
             SCALAR *restrict yt = y + t * n + start;

@@ -84,7 +84,7 @@ def lif_forward_call(rng):
     args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
             guarded(rng, steps * n, dtype, "zero"),
             None if rng.random() < 0.3 else guarded(rng, steps * n, dtype, "zero")]
-    return args, dict(lif_params(rng), steps=steps, v_leak=0.0)
+    return args, dict(lif_params(rng), steps=steps, v_leak=0.0, from_rest=rng.random() < 0.5)
 
 
 def lif_backward_call(rng):
@@ -134,7 +134,7 @@ def li_forward_call(rng):
     dtype = pick(rng, [np.float32, np.float64])
     args = [guarded(rng, steps * n, dtype), guarded(rng, n, dtype), guarded(rng, n, dtype),
             guarded(rng, steps * n, dtype, "zero")]
-    return args, dict(li_params(rng), steps=steps, v_leak=0.0)
+    return args, dict(li_params(rng), steps=steps, v_leak=0.0, from_rest=rng.random() < 0.5)
 
 
 def li_backward_call(rng):

@@ -165,7 +165,7 @@ class TestCModuleArguments:
         self.lif = _lif
         self.n, self.steps = 6, 4
         self.params = dict(dt=0.001, tau_syn_inv=200.0, tau_mem_inv=100.0, v_leak=0.0, v_th=1.0,
-                           v_reset=0.0, threads=1)
+                           v_reset=0.0, threads=1, from_rest=False)
 
     def buffers(self, dtype=np.float32):
         n, t = self.n, self.steps
@@ -179,6 +179,16 @@ class TestCModuleArguments:
         b = self.buffers()
         self.call(b)
         assert b[1].max() > 0
+
+    def test_from_rest_ignores_the_state_passed_in(self):
+        """from_rest: the kernel writes the resting state itself (v = v_leak, i = 0)."""
+        rested, garbage = self.buffers(), self.buffers()
+        garbage[1][:], garbage[2][:] = np.nan, 1e30
+        rested[1][:], rested[2][:] = 0.25, 0.0
+        self.call(rested, v_leak=0.25)
+        self.call(garbage, v_leak=0.25, from_rest=True)
+        for a, b in zip(rested, garbage):
+            np.testing.assert_array_equal(a, b)
 
     def test_wrong_length(self):
         b = self.buffers()
