@@ -6,6 +6,8 @@ Property-based over shapes, dtypes and parameters (hypothesis), for the sequence
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 
 import pytest
@@ -171,15 +173,26 @@ def test_large_calls_split_over_threads_give_the_same_results(threads):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
 def test_the_kernels_share_pytorchs_openmp_runtime():
-    """The split runs on PyTorch's own OpenMP pool: importing the extensions loads no second
-    OpenMP runtime (two pools would compete for the cores), and the C kernels can use as
-    many threads as PyTorch."""
-    from snnlearn import _lif, _lif_recurrent  # noqa: F401 - loaded for their libraries
-
-    with open("/proc/self/maps") as maps:
-        runtimes = {line.split()[-1] for line in maps if "libgomp" in line or "libiomp" in line}
-    assert len(runtimes) == 1, f"more than one OpenMP runtime loaded: {sorted(runtimes)}"
-    assert _lif.MAX_THREADS > 1, "built without OpenMP: every call runs on one thread"
+    """The split runs on PyTorch's own OpenMP pool: in a fresh process, importing snnlearn's
+    extensions loads no OpenMP runtime besides PyTorch's (two pools would compete for the
+    cores), and the C kernels may use as many threads as PyTorch."""
+    script = (
+        "import json, torch\n"
+        "def runtimes():\n"
+        "    with open('/proc/self/maps') as maps:\n"
+        "        return sorted({l.split()[-1] for l in maps\n"
+        "                       if any(r in l for r in ('libgomp', 'libiomp', 'libomp'))})\n"
+        "before = runtimes()\n"
+        "from snnlearn import _lif, _lif_recurrent\n"
+        "print(json.dumps([before, runtimes(), _lif.MAX_THREADS]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    before, after, max_threads = json.loads(result.stdout)
+    assert len(before) == 1, f"PyTorch brings {before}"
+    assert after == before, f"OpenMP runtimes before snnlearn's extensions {before}, after {after}"
+    assert max_threads > 1, "built without OpenMP: every call runs on one thread"
 
 
 def test_gradcheck_float64_sequence():
