@@ -14,8 +14,9 @@ median of many such runs, in microseconds per call. Caches are cold and the allo
 just been used by someone else, so the Python side and fresh buffers count more here.
 
 It also measures copy bandwidth in the same rounds as the medium forward and prints the
-forward as a fraction of the limit (8 bytes per neuron-step: read x, write z), and re-runs the C path in a child process with
-THP_MEM_ALLOC_ENABLE=1 (PyTorch's huge-page allocator) for comparison.
+forward as a fraction of the limit (8 bytes per neuron-step: read x, write z), and re-runs
+the C path in a child process with THP_MEM_ALLOC_ENABLE=1 (PyTorch's huge-page allocator)
+for comparison.
 
 Never asserts on time: this is a measuring script, not a test.
     python benchmarks/bench_lif.py [--sizes small,medium,large] [--quick] [--no-interleaved]

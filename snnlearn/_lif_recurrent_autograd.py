@@ -69,8 +69,9 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
     """``(xp, v0, i0, recurrent_weights) -> (z, v_T, i_T)`` over a whole sequence.
 
     ``xp`` ``(T, B, H)`` is the projected input (``xs @ input_weights.T``, with step 0's
-    recurrent input from ``z0`` already added); ``v0 = i0 = None`` is a resting state. Backward runs BPTT over all steps in one C
-    call, from the pre-reset voltages and the spikes kept by the forward pass, and returns
+    recurrent input from ``z0`` already added); ``v0 = i0 = None`` is a resting state.
+    Backward runs BPTT over all steps in one C call, from the pre-reset voltages and the
+    spikes kept by the forward pass, and returns
     ``grad_xp`` (the gradient of each step's jumped current), the gradients of ``(v0, i0)``
     and ``sum_t grad_i1[t].T @ z[t-1]`` for ``recurrent_weights``.
     """
