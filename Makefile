@@ -92,6 +92,7 @@ bench: $(PEERS)
 	$(BIN)/python benchmarks/bench_lif.py
 	$(BIN)/python benchmarks/bench_lif_recurrent.py
 	$(BIN)/python benchmarks/bench_training_step.py
+	$(BIN)/python benchmarks/bench_floors.py
 
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.

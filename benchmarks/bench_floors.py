@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Lower bounds under the interleaved benchmarks: what a call cannot go below on this machine.
+
+``bench_lif.py`` and ``bench_lif_recurrent.py`` time each call right after a Norse call, as a
+user meets it. This script times, in the same conditions, the parts that no implementation
+of the layer can skip, so that a target ratio can be checked against what is possible:
+
+- LIF, small (T=100, B=16, N=100), forward under ``no_grad``: the output allocation, the
+  state, the buffer views and the C kernel alone (no Python layer, no checks), each right
+  after a Norse ``LIF`` call, against the whole ``snnlearn.LIF`` call and Norse's call.
+- Recurrent LIF, T=100, B=32, 64 inputs, 128 hidden, forward: the input projection (the same
+  matrix multiply Norse does, all steps at once) and the C recurrence kernel, warm (repeated
+  back to back) and right after a Norse ``LIFRecurrent`` call, against Norse's call.
+- Chapter 3's training step with the neurons replaced by identities (same Linear layers,
+  max over time, cross-entropy and Adam): the part of the step that does not depend on the
+  neuron implementation, against the step with Norse's neurons.
+
+Medians in microseconds; ratios measured in this run. Never asserts on time.
+
+    python benchmarks/bench_floors.py [--runs 101]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable, Dict
+
+import torch
+
+import snnlearn
+from snnlearn import _lif, _lif_recurrent
+from snnlearn._lif_autograd import _scalars
+
+DT = 0.001
+
+
+def median_after(before: Callable[[], object], call: Callable[[], object], runs: int) -> float:
+    """Median seconds of ``call``, each run right after ``before``."""
+    before(), call()
+    times = []
+    for _ in range(runs):
+        before()
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def lif_small(runs: int) -> None:
+    import norse.torch as norse
+
+    T, B, N = 100, 16, 100
+    torch.manual_seed(0)
+    xs, other = torch.rand(T, B, N) * 0.6, torch.rand(T, B, N) * 0.6
+    norse_layer, layer = norse.LIF(dt=DT), snnlearn.LIF()
+    scalars = _scalars(layer.p, DT)
+    kept: Dict[str, torch.Tensor] = {}
+
+    def essentials():  # what any fused implementation must do: allocate, view, compute
+        z = torch.empty_like(xs)
+        state = xs.new_empty((2, B, N))
+        array = state.numpy()
+        _lif.forward(xs.numpy(), array[0], array[1], z.numpy(), None, steps=T, v_leak=0.0,
+                     from_rest=True, **scalars)
+        kept["z"] = z
+
+    z, state = torch.empty_like(xs), torch.empty(2, B, N)
+
+    def kernel_only():
+        _lif.forward(xs.numpy(), state[0].numpy(), state[1].numpy(), z.numpy(), None, steps=T,
+                     v_leak=0.0, from_rest=True, **scalars)
+
+    with torch.no_grad():
+        after_norse = lambda: norse_layer(other)  # noqa: E731
+        rows = {
+            "Norse LIF (after another Norse call)": median_after(after_norse,
+                                                                 lambda: norse_layer(xs), runs),
+            "snnlearn.LIF (whole call)": median_after(after_norse, lambda: layer(xs), runs),
+            "essentials: allocate, views, C kernel": median_after(after_norse, essentials, runs),
+            "C kernel alone (buffers made before)": median_after(after_norse, kernel_only, runs),
+            "C kernel alone, warm (back to back)": median_after(kernel_only, kernel_only, runs),
+        }
+    norse_time = rows["Norse LIF (after another Norse call)"]
+    print(f"\n## LIF small {T}x{B}x{N}, forward, each call right after a Norse LIF call "
+          f"(median of {runs})\n")
+    print(f"| {'what':<40} | {'µs':>8} | {'Norse / this':>12} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
+    for name, seconds in rows.items():
+        print(f"| {name:<40} | {seconds * 1e6:>8.1f} | {norse_time / seconds:>11.1f}× |")
+    print(f"\nA 100× target means {norse_time / 100 * 1e6:.1f} µs per call.")
+
+
+def recurrent(runs: int) -> None:
+    import norse.torch as norse
+
+    T, B, I, H = 100, 32, 64, 128
+    torch.manual_seed(0)
+    xs = torch.rand(T, B, I) * 4.0
+    layer = snnlearn.LIFRecurrent(I, H)
+    norse_layer = norse.LIFRecurrent(I, H, dt=DT)
+    p = layer.p
+    w_in = layer.input_weights.detach()
+    w_rec_t = layer.recurrent_weights.detach().t().contiguous()
+    xp = torch.nn.functional.linear(xs, w_in).reshape(T, B, H).contiguous()
+    z, v, i = torch.empty_like(xp), torch.zeros(B, H), torch.zeros(B, H)
+
+    def projection():
+        return torch.nn.functional.linear(xs, w_in)
+
+    def kernel():
+        _lif_recurrent.forward(
+            xp.numpy(), w_rec_t.numpy(), v.numpy(), i.numpy(), z.numpy(), None, steps=T,
+            batch=B, hidden=H, dt=DT, tau_syn_inv=float(p.tau_syn_inv),
+            tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak), v_th=float(p.v_th),
+            v_reset=float(p.v_reset), threads=torch.get_num_threads())
+
+    def rest():  # the kernel updates v, i in place: start every timed call from rest
+        v.zero_()
+        i.zero_()
+
+    with torch.no_grad():
+        after_norse = lambda: norse_layer(xs)  # noqa: E731
+        rows = {
+            "Norse LIFRecurrent": median_after(after_norse, after_norse, runs),
+            "snnlearn.LIFRecurrent (whole call)": median_after(after_norse,
+                                                               lambda: layer(xs), runs),
+            "projection, after a Norse call": median_after(after_norse, projection, runs),
+            "projection, warm": median_after(projection, projection, runs),
+            "C recurrence kernel, after a Norse call": median_after(
+                lambda: (after_norse(), projection(), rest()), kernel, runs),
+            "C recurrence kernel, warm": median_after(lambda: (kernel(), rest()), kernel, runs),
+        }
+    norse_time = rows["Norse LIFRecurrent"]
+    print(f"\n## Recurrent LIF T={T}, B={B}, {I} inputs, {H} hidden, forward (median of {runs})\n")
+    print(f"| {'what':<40} | {'µs':>8} | {'Norse / this':>12} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
+    for name, seconds in rows.items():
+        print(f"| {name:<40} | {seconds * 1e6:>8.1f} | {norse_time / seconds:>11.1f}× |")
+    warm = rows["projection, warm"] + rows["C recurrence kernel, warm"]
+    print(f"\nA 20× target means {norse_time / 20 * 1e6:.0f} µs per call; the projection and "
+          f"the recurrence alone, both warm, take {warm * 1e6:.0f} µs "
+          f"({norse_time / warm:.1f}× Norse with no overhead at all).")
+
+
+def training_floor(runs: int) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_training_step as bench
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return x, None
+
+    split = bench.load_digits()
+    labels = split.y_train[:bench.BATCH_SIZE]
+    spikes = snnlearn.poisson_encode(split.x_train[:bench.BATCH_SIZE], bench.T,
+                                     f_max=bench.F_MAX, generator=torch.Generator().manual_seed(0))
+    steps = {name: step for name, step in bench.variants(spikes, labels).items()
+             if step is not None and name != "snnlearn, LI as a Python loop"}
+    torch.manual_seed(0)
+    net = bench.DigitsSNN(Identity(), Identity())
+    steps["identity neurons (the floor)"] = bench.training_step(
+        net, torch.optim.Adam(net.parameters(), lr=bench.LR), spikes, labels)
+    for step in steps.values():
+        for _ in range(5):
+            step()
+    medians, _ = bench.interleaved_medians(steps, runs)
+    norse_ms = medians.get("norse 1.1.0")
+    print(f"\n## Chapter 3's training step, median of {runs} interleaved steps\n")
+    print(f"| {'variant':<40} | {'ms':>8} | {'Norse / this':>12} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
+    for name, ms in medians.items():
+        ratio = f"{norse_ms / ms:.1f}×" if norse_ms else "-"
+        print(f"| {name:<40} | {ms:>8.2f} | {ratio:>12} |")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=101)
+    args = parser.parse_args(argv)
+    print(f"# Floors: torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+    try:
+        import norse.torch  # noqa: F401
+    except ImportError:
+        print("norse is not installed: nothing to compare against (make install)")
+        return
+    lif_small(args.runs)
+    recurrent(args.runs)
+    training_floor(args.runs)
+
+
+if __name__ == "__main__":
+    main()
