@@ -6,8 +6,9 @@ user meets it. This script times, in the same conditions, the parts that no impl
 of the layer can skip, so that a target ratio can be checked against what is possible:
 
 - LIF, small (T=100, B=16, N=100), forward under ``no_grad``: the output allocation, the
-  state, the buffer views and the C kernel alone (no Python layer, no checks), each right
-  after a Norse ``LIF`` call, against the whole ``snnlearn.LIF`` call and Norse's call.
+  state, the buffer views and the C kernel alone (no Python layer, no checks), and a layer
+  call that does nothing, each right after a Norse ``LIF`` call, against the whole
+  ``snnlearn.LIF`` call and Norse's call.
 - Recurrent LIF, T=100, B=32, 64 inputs, 128 hidden, forward: the input projection (the same
   matrix multiply Norse does, all steps at once) and the C recurrence kernel, warm (repeated
   back to back) and right after a Norse ``LIFRecurrent`` call, against Norse's call.
@@ -68,6 +69,12 @@ def lif_small(runs: int) -> None:
 
     z, state = torch.empty_like(xs), torch.empty(2, B, N)
 
+    class Empty(torch.nn.Module):  # the price of being a layer: a call that does nothing
+        def forward(self, x):
+            return x
+
+    empty_layer = Empty()
+
     def kernel_only():
         _lif.forward(xs.numpy(), state[0].numpy(), state[1].numpy(), z.numpy(), None, steps=T,
                      v_leak=0.0, from_rest=True, **scalars)
@@ -81,6 +88,8 @@ def lif_small(runs: int) -> None:
             "essentials: allocate, views, C kernel": median_after(after_norse, essentials, runs),
             "C kernel alone (buffers made before)": median_after(after_norse, kernel_only, runs),
             "C kernel alone, warm (back to back)": median_after(kernel_only, kernel_only, runs),
+            "an nn.Module whose forward returns x": median_after(after_norse,
+                                                                 lambda: empty_layer(xs), runs),
         }
     norse_time = rows["Norse LIF (after another Norse call)"]
     print(f"\n## LIF small {T}x{B}x{N}, forward, each call right after a Norse LIF call "
@@ -89,7 +98,11 @@ def lif_small(runs: int) -> None:
     print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
     for name, seconds in rows.items():
         print(f"| {name:<40} | {seconds * 1e6:>8.1f} | {norse_time / seconds:>11.1f}× |")
-    print(f"\nA 100× target means {norse_time / 100 * 1e6:.1f} µs per call.")
+    floor = (rows["essentials: allocate, views, C kernel"]
+             + rows["an nn.Module whose forward returns x"])
+    print(f"\nA 100× target means {norse_time / 100 * 1e6:.1f} µs per call; the essentials "
+          f"plus an empty layer call take {floor * 1e6:.1f} µs ({norse_time / floor:.0f}× "
+          f"Norse).")
 
 
 def recurrent(runs: int) -> None:
