@@ -114,11 +114,8 @@ static void run_job(const lif_job *j)
 static void run_parallel(const lif_job *job, int threads)
 {
     const Py_ssize_t n = job->n;
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
-#ifndef _OPENMP
-    threads = 1;
-#endif
+    if (threads > MAX_THREADS_BUILT)
+        threads = MAX_THREADS_BUILT;
     if (threads <= 1 || job->steps * n < PARALLEL_MIN_WORK || n < 2 * RANGE_ALIGN) {
         lif_job whole = *job;
         whole.lo = 0;

@@ -19,7 +19,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif_recurrent
-from .functional.lif import LIFParameters
+from .functional.lif import LIFParameters, lif_initial_state
 from .functional.lif_recurrent import lif_recurrent_initial_state
 from .functional.threshold import saved_tensors_or_explain
 
@@ -37,18 +37,13 @@ def _sizes(xp: torch.Tensor) -> dict:
 
 
 def _working_state(xp: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
-                   v_leak: float) -> Tuple[torch.Tensor, torch.Tensor]:
+                   p: LIFParameters) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(v, i)`` ``(B, H)`` that the kernel overwrites: a copy of ``(v0, i0)`` (never
-    written to), or a resting state (``v = v_leak``, ``i = 0``) in one allocation when
-    both are ``None``."""
-    if v0 is not None:
-        return (v0.detach().clone(memory_format=torch.contiguous_format),
-                i0.detach().clone(memory_format=torch.contiguous_format))
-    state = xp.new_zeros((2,) + tuple(xp.shape[1:]))
-    if v_leak != 0.0:
-        state[0].fill_(v_leak)
-    v, i = state.unbind(0)
-    return v, i
+    written to), or a resting state when both are ``None`` (no initial spikes to store)."""
+    if v0 is None:
+        return lif_initial_state(xp[0], p)
+    return (v0.detach().clone(memory_format=torch.contiguous_format),
+            i0.detach().clone(memory_format=torch.contiguous_format))
 
 
 def _forward_c(xp, w_rec, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
@@ -71,15 +66,15 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
     ``xp`` ``(T, B, H)`` is the projected input (``xs @ input_weights.T``, with step 0's
     recurrent input from ``z0`` already added); ``v0 = i0 = None`` is a resting state.
     Backward runs BPTT over all steps in one C call, from the pre-reset voltages and the
-    spikes kept by the forward pass, and returns
-    ``grad_xp`` (the gradient of each step's jumped current), the gradients of ``(v0, i0)``
-    and ``sum_t grad_i1[t].T @ z[t-1]`` for ``recurrent_weights``.
+    spikes kept by the forward pass, and returns ``grad_xp`` (the gradient of each step's
+    jumped current), the gradients of ``(v0, i0)`` and ``sum_t grad_i1[t].T @ z[t-1]`` for
+    ``recurrent_weights``.
     """
 
     @staticmethod
     def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float):
         xp = xp.contiguous()
-        v, i = _working_state(xp, v0, i0, float(p.v_leak))
+        v, i = _working_state(xp, v0, i0, p)
         z, v_pre = _forward_c(xp, recurrent_weights, v, i, p, dt, keep_v_pre=True)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
         ctx.scalars = dict(dt=float(dt), tau_syn_inv=float(p.tau_syn_inv),
@@ -115,10 +110,9 @@ def lif_recurrent_sequence_c(
     """Spikes ``(T, ..., H)`` and final ``(z, v, i)`` of a recurrent LIF layer on the C path.
 
     ``xs`` is ``(T, ..., input)``; the state tensors are ``(..., H)``; ``z0=None`` means no
-    spikes before the first step, and ``z0 = v0 = i0 = None`` a resting state (made here in
-    one allocation). Arguments are checked by the caller
-    (``snnlearn.backend``); the C side checks again. With nothing to differentiate the kernel
-    runs without an autograd node and keeps no pre-reset voltages.
+    spikes before the first step, and ``z0 = v0 = i0 = None`` a resting state. Arguments are
+    checked by the caller (``snnlearn.backend``); the C side checks again. With nothing to
+    differentiate the kernel runs without an autograd node and keeps no pre-reset voltages.
     """
     steps, hidden = xs.shape[0], input_weights.shape[0]
     batch_shape = tuple(xs.shape[1:-1])
@@ -137,7 +131,7 @@ def lif_recurrent_sequence_c(
                                        for t in (xp, v0, i0, recurrent_weights)):
         z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
     else:
-        v, i = _working_state(xp, v0, i0, float(p.v_leak))
+        v, i = _working_state(xp, v0, i0, p)
         z, _ = _forward_c(xp.contiguous(), recurrent_weights, v, i, p, dt, keep_v_pre=False)
     z = z.reshape(steps, *batch_shape, hidden)
     return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)
