@@ -43,7 +43,8 @@ class OptionalBuildExt(build_ext):
                 return
             print(f"snnlearn: {extension.name} does not build with OpenMP ({error}); "
                   "building it single-threaded", flush=True)
-            extension.extra_compile_args = [f for f in extension.extra_compile_args if f not in OPENMP]
+            extension.extra_compile_args = [
+                f for f in extension.extra_compile_args if f not in OPENMP]
             extension.extra_link_args = [f for f in extension.extra_link_args if f not in OPENMP]
             self.build_extension(extension)
 

@@ -60,8 +60,9 @@ static inline void KERNEL(rest)(SCALAR *restrict v, SCALAR *restrict i, Py_ssize
 
 /* Forward over `steps` time steps of neurons lo..hi-1 of n. x and z are (steps, n),
  * row-major. v and i hold the initial state on entry (or, with p->from_rest, are only
- * written: the state starts from rest) and the final state on exit, updated in place. v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the
- * backward pass needs. Neurons are processed in blocks of up to BLOCK: a block's state stays
+ * written: the state starts from rest) and the final state on exit, updated in place.
+ * v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the backward
+ * pass needs. Neurons are processed in blocks of up to BLOCK: a block's state stays
  * in the core's cache across all time steps while x and z stream through in rows as long as
  * the block (long runs are what the hardware prefetcher needs: with 512-neuron blocks the
  * medium layer ran at 3.6 ms instead of 2.2 ms). Neurons are independent, so threads may run
