@@ -126,7 +126,9 @@ def best_time(fn: Callable[[], None], min_total: float = 0.3, max_reps: int = 50
     return best
 
 
-def measure(run: Callable, shape, backward: bool, min_total: float) -> float:
+def one_call(run: Callable, shape, backward: bool) -> Callable[[], None]:
+    """One call of ``run`` on the benchmark input (seed 0): forward under ``no_grad``, or
+    forward + backward of the sum of the spikes."""
     torch.manual_seed(0)
     xs = torch.rand(shape) * 0.6
     if backward:
@@ -139,7 +141,11 @@ def measure(run: Callable, shape, backward: bool, min_total: float) -> float:
         def once():
             with torch.no_grad():
                 run(xs)
-    return best_time(once, min_total)
+    return once
+
+
+def measure(run: Callable, shape, backward: bool, min_total: float) -> float:
+    return best_time(one_call(run, shape, backward), min_total)
 
 
 def bandwidth_check(size: str = "medium", rounds: int = 21, megabytes: int = 512) -> None:
@@ -213,18 +219,7 @@ def other_work(shape, backward: bool) -> Callable[[], None]:
 
 def interleaved_median(run: Callable, shape, backward: bool, runs: int) -> float:
     """Median seconds of ``runs`` calls, each one timed right after ``other_work``."""
-    torch.manual_seed(0)
-    xs = torch.rand(shape) * 0.6
-    if backward:
-        xs.requires_grad_()
-
-        def once():
-            xs.grad = None
-            run(xs).sum().backward()
-    else:
-        def once():
-            with torch.no_grad():
-                run(xs)
+    once = one_call(run, shape, backward)
     work = other_work(shape, backward)
     once(), work()  # warm-up
     times = []
