@@ -73,3 +73,11 @@ __all__ += [
     "delta_encode", "spike_latency_encode", "spike_latency_lif_encode",
     "first_spike_time", "max_membrane", "spike_count",
 ]
+from .functional import LSNNFeedForwardState, LSNNParameters, LSNNState
+from .functional import lsnn_feed_forward_step, lsnn_step
+from .module import LSNN, LSNNCell, LSNNRecurrent, LSNNRecurrentCell
+
+__all__ += [
+    "LSNNParameters", "LSNNState", "LSNNFeedForwardState", "lsnn_step", "lsnn_feed_forward_step",
+    "LSNNCell", "LSNN", "LSNNRecurrentCell", "LSNNRecurrent",
+]

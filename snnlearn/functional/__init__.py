@@ -46,3 +46,18 @@ __all__ = [
 ]
 __all__ += ["delta_encode", "spike_latency_encode", "spike_latency_lif_encode",
             "first_spike_time", "max_membrane", "spike_count"]
+from .lsnn import (
+    LSNNFeedForwardState,
+    LSNNParameters,
+    LSNNState,
+    lsnn_feed_forward_initial_state,
+    lsnn_feed_forward_sequence,
+    lsnn_feed_forward_step,
+    lsnn_initial_state,
+    lsnn_sequence,
+    lsnn_step,
+)
+
+__all__ += ["LSNNParameters", "LSNNState", "LSNNFeedForwardState", "lsnn_initial_state",
+            "lsnn_feed_forward_initial_state", "lsnn_step", "lsnn_feed_forward_step",
+            "lsnn_sequence", "lsnn_feed_forward_sequence"]

@@ -12,3 +12,6 @@ __all__ = ["LIFCell", "LIF", "LIFRecurrentCell", "LIFRecurrent", "LICell", "LI",
            "ConstantCurrentLIFEncoder", "PoissonEncoder"]
 __all__ += ["DeltaEncoder", "SpikeLatencyEncoder", "SpikeLatencyLIFEncoder",
             "FirstSpikeTime", "MaxMembrane", "SpikeCount"]
+from .lsnn import LSNN, LSNNCell, LSNNRecurrent, LSNNRecurrentCell
+
+__all__ += ["LSNNCell", "LSNN", "LSNNRecurrentCell", "LSNNRecurrent"]
