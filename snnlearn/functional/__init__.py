@@ -61,3 +61,8 @@ from .lsnn import (
 __all__ += ["LSNNParameters", "LSNNState", "LSNNFeedForwardState", "lsnn_initial_state",
             "lsnn_feed_forward_initial_state", "lsnn_step", "lsnn_feed_forward_step",
             "lsnn_sequence", "lsnn_feed_forward_sequence"]
+from .surrogates import SURROGATES, ArcTan, FastSigmoid, Triangle, surrogate_derivative
+from .surrogates import arctan, fast_sigmoid, triangle
+
+__all__ += ["SURROGATES", "surrogate_derivative", "FastSigmoid", "ArcTan", "Triangle",
+            "fast_sigmoid", "arctan", "triangle"]
