@@ -81,3 +81,6 @@ __all__ += [
     "LSNNParameters", "LSNNState", "LSNNFeedForwardState", "lsnn_step", "lsnn_feed_forward_step",
     "LSNNCell", "LSNN", "LSNNRecurrentCell", "LSNNRecurrent",
 ]
+from .functional import STDPParameters, STDPState, stdp_step, stdp_step_conv2d, stdp_step_linear
+
+__all__ += ["STDPParameters", "STDPState", "stdp_step", "stdp_step_linear", "stdp_step_conv2d"]

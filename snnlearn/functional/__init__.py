@@ -66,3 +66,8 @@ from .surrogates import arctan, fast_sigmoid, triangle
 
 __all__ += ["SURROGATES", "surrogate_derivative", "FastSigmoid", "ArcTan", "Triangle",
             "fast_sigmoid", "arctan", "triangle"]
+from .stdp import STDPParameters, STDPState, stdp_initial_state, stdp_step
+from .stdp import stdp_step_conv2d, stdp_step_linear
+
+__all__ += ["STDPParameters", "STDPState", "stdp_initial_state", "stdp_step", "stdp_step_linear",
+            "stdp_step_conv2d"]
