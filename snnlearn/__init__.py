@@ -84,3 +84,7 @@ __all__ += [
 from .functional import STDPParameters, STDPState, stdp_step, stdp_step_conv2d, stdp_step_linear
 
 __all__ += ["STDPParameters", "STDPState", "stdp_step", "stdp_step_linear", "stdp_step_conv2d"]
+from . import init
+from .init import fluctuation_driven_init_, fluctuation_driven_parameters
+
+__all__ += ["init", "fluctuation_driven_init_", "fluctuation_driven_parameters"]
