@@ -71,3 +71,8 @@ from .stdp import stdp_step_conv2d, stdp_step_linear
 
 __all__ += ["STDPParameters", "STDPState", "stdp_initial_state", "stdp_step", "stdp_step_linear",
             "stdp_step_conv2d"]
+from .eprop import EpropTraces, eprop_initial_traces, lif_recurrent_eprop_sequence
+from .eprop import lif_recurrent_eprop_step
+
+__all__ += ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
+            "lif_recurrent_eprop_sequence"]

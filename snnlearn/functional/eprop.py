@@ -1,0 +1,205 @@
+r"""e-prop: online eligibility traces for a recurrent LIF layer (Bellec et al. 2020).
+
+Bellec, Scherr, Subramoney, Hajek, Salaj, Legenstein & Maass, "A solution to the learning
+dilemma for recurrent networks of spiking neurons", Nature Communications 11, 3625 (2020).
+Backpropagation through time needs the whole history of a sequence before it can compute a
+single weight change. e-prop factorises the gradient into two terms that are both available
+*at each step*:
+
+.. math::
+    \frac{dE}{dW_{jk}} \approx \sum_t L_j^t\, e_{jk}^t,\qquad
+    e_{jk}^t = \frac{\partial z_j^t}{\partial h_j^t} \cdot \epsilon_{jk}^t,\qquad
+    \epsilon_{jk}^t = \frac{\partial h_j^t}{\partial h_j^{t-1}}\,\epsilon_{jk}^{t-1}
+        + \frac{\partial h_j^t}{\partial W_{jk}},
+
+where :math:`h_j = (v_j, i_j)` is neuron ``j``'s hidden state, the *eligibility vector*
+:math:`\epsilon_{jk}` follows how synapse ``jk`` has moved that state through the neuron's own
+dynamics (forward in time, so it is known online), and the *learning signal*
+:math:`L_j^t = \partial E / \partial z_j^t` says how the loss at step ``t`` wants neuron
+``j``'s spike to change (from a readout error, with the readout's weights or fixed random
+feedback weights). What e-prop drops is the influence of ``W_jk`` on *other* neurons' spikes
+through the recurrent weights; so for a layer without recurrent weights, with a loss whose
+learning signals are the exact :math:`\partial E / \partial z_j^t`, e-prop's update equals the
+gradient of backpropagation through time (``tests/test_eprop.py`` checks this to 1e-12).
+
+For the LIF step of :func:`snnlearn.functional.lif_recurrent_step` (the reset uses the
+detached spike, as in Norse), with :math:`c_m = \Delta t\,\tau_{mem}^{-1}`,
+:math:`c_s = \Delta t\,\tau_{syn}^{-1}`, :math:`\psi^t = \sigma'(v_1^t - v_{th})` the
+surrogate derivative, and the presynaptic value :math:`x_k^t` (input ``x_k`` for
+``input_weights``, the previous spike :math:`z_k^{t-1}` for ``recurrent_weights``)::
+
+    a  = eps_i + x_k                                   # the synapse's current enters i
+    e  = psi * ((1 - c_m) * eps_v + c_m * a)           # eligibility trace (dz / dW)
+    eps_v' = (1 - z) * ((1 - c_m) * eps_v + c_m * a)   # v1's tangent, zeroed by a spike
+    eps_i' = (1 - c_s) * a
+
+The factors (``psi * (1 - c_m)`` and so on) are not written out here: they are the
+derivatives of the step itself, taken by autograd from
+:func:`~snnlearn.functional.lif_recurrent_step` at every step (the step is elementwise per
+neuron, so one vector-Jacobian product with ones gives each diagonal), so the traces follow
+the neuron equations and the surrogate (``p.method``) wherever they are defined.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional, Tuple
+
+import torch
+
+from .lif import LIFParameters
+from .lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+
+__all__ = ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
+           "lif_recurrent_eprop_sequence"]
+
+
+class EpropTraces(NamedTuple):
+    """Eligibility vectors of a recurrent LIF layer: the tangents of each neuron's ``v`` and
+    ``i`` with respect to each of its incoming weights.
+
+    Attributes:
+        v_in, i_in: ``(..., hidden, input)``, for ``input_weights``.
+        v_rec, i_rec: ``(..., hidden, hidden)``, for ``recurrent_weights``.
+    """
+
+    v_in: torch.Tensor
+    i_in: torch.Tensor
+    v_rec: torch.Tensor
+    i_rec: torch.Tensor
+
+
+def eprop_initial_traces(batch_shape: Tuple[int, ...], input_size: int, hidden_size: int,
+                         dtype: torch.dtype = torch.float32, device=None) -> EpropTraces:
+    """Zero eligibility vectors (no weight has moved any state yet).
+
+    >>> eprop_initial_traces((2,), 3, 4).v_in.shape
+    torch.Size([2, 4, 3])
+    """
+    zeros_in = torch.zeros((*batch_shape, hidden_size, input_size), dtype=dtype, device=device)
+    zeros_rec = torch.zeros((*batch_shape, hidden_size, hidden_size), dtype=dtype,
+                            device=device)
+    return EpropTraces(zeros_in, zeros_in.clone(), zeros_rec, zeros_rec.clone())
+
+
+def _step_derivatives(x, state: LIFState, input_weights, recurrent_weights, p, dt):
+    """One :func:`lif_recurrent_step` (without autograd history) and the diagonals of its
+    Jacobian with respect to the neuron's own ``v`` and ``i`` (``i`` stands in for the
+    current injected at this step, which enters the same sum)."""
+    with torch.enable_grad():
+        v = state.v.detach().requires_grad_()
+        i = state.i.detach().requires_grad_()
+        z, new = lif_recurrent_step(x.detach(), LIFState(state.z.detach(), v, i),
+                                    input_weights.detach(), recurrent_weights.detach(), p, dt)
+        dz_dv, dz_di = torch.autograd.grad(z.sum(), (v, i), retain_graph=True,
+                                           allow_unused=True)
+        dv_dv, dv_di = torch.autograd.grad(new.v.sum(), (v, i), retain_graph=True,
+                                           allow_unused=True)
+        (di_di,) = torch.autograd.grad(new.i.sum(), (i,))
+    zeros = torch.zeros_like(v)
+    jacobian = [zeros if d is None else d for d in (dz_dv, dz_di, dv_dv, dv_di, di_di)]
+    return z.detach(), LIFState(z.detach(), new.v.detach(), new.i.detach()), jacobian
+
+
+def lif_recurrent_eprop_step(
+    x: torch.Tensor,
+    state: LIFState,
+    traces: EpropTraces,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFState, EpropTraces, Tuple[torch.Tensor, torch.Tensor]]:
+    r"""One step of a recurrent LIF layer with its e-prop eligibility traces.
+
+    .. math::
+        a = \epsilon_i + x_k,\quad
+        e = \frac{\partial z}{\partial v}\epsilon_v + \frac{\partial z}{\partial i} a,\quad
+        \epsilon_v' = \frac{\partial v_2}{\partial v}\epsilon_v + \frac{\partial v_2}{\partial i} a,
+        \quad \epsilon_i' = \frac{\partial i_2}{\partial i} a,
+
+    with the partial derivatives of :func:`~snnlearn.functional.lif_recurrent_step` (see
+    the module docstring). Returns ``(z, state, traces, (e_in, e_rec))``: the spikes and new
+    state (exactly those of ``lif_recurrent_step``, without autograd history), the new
+    eligibility vectors, and this step's eligibility traces ``e`` for the input weights
+    ``(..., hidden, input)`` and the recurrent weights ``(..., hidden, hidden)``. The
+    weight update of the step is ``L[..., :, None] * e``, summed over the batch, for a
+    learning signal ``L`` ``(..., hidden)``.
+
+    >>> w_in, w_rec = torch.full((1, 1), 20.0), torch.zeros(1, 1)
+    >>> s, tr = lif_recurrent_initial_state((), 1), eprop_initial_traces((), 1, 1)
+    >>> for _ in range(3):
+    ...     z, s, tr, (e_in, e_rec) = lif_recurrent_eprop_step(torch.ones(1), s, tr, w_in, w_rec)
+    >>> tr.i_in  # the input low-pass filtered like the synaptic current: 0.8, 1.44, 1.952
+    tensor([[1.9520]])
+    """
+    z, new_state, (dz_dv, dz_di, dv_dv, dv_di, di_di) = _step_derivatives(
+        x, state, input_weights, recurrent_weights, p, dt)
+    col = (lambda d: d.unsqueeze(-1))  # a neuron's factor, for each of its synapses
+
+    def propagate(eps_v, eps_i, presynaptic):
+        a = eps_i + presynaptic.unsqueeze(-2)
+        eligibility = col(dz_dv) * eps_v + col(dz_di) * a
+        return eligibility, col(dv_dv) * eps_v + col(dv_di) * a, col(di_di) * a
+
+    e_in, v_in, i_in = propagate(traces.v_in, traces.i_in, x.detach())
+    e_rec, v_rec, i_rec = propagate(traces.v_rec, traces.i_rec, state.z.detach())
+    return z, new_state, EpropTraces(v_in, i_in, v_rec, i_rec), (e_in, e_rec)
+
+
+def lif_recurrent_eprop_sequence(
+    xs: torch.Tensor,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    learning_signal: Callable[[int, torch.Tensor], torch.Tensor],
+    state: Optional[LIFState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFState, Tuple[torch.Tensor, torch.Tensor]]:
+    r"""Run a recurrent LIF layer over ``xs`` ``(T, batch, input)`` and accumulate e-prop's
+    weight gradients online:
+
+    .. math:: \Delta W_{jk} = \sum_t \sum_b L_j^{t,b}\, e_{jk}^{t,b},
+
+    where ``learning_signal(t, z_t)`` returns :math:`L^t` ``(batch, hidden)`` from the step's
+    spikes (e.g. ``(readout(z_t) - target[t]) @ feedback``). Memory does not grow with ``T``:
+    nothing of a step is kept once it has been folded into the eligibility vectors.
+
+    Returns ``(spikes (T, batch, hidden), final state, (grad_input_weights,
+    grad_recurrent_weights))``; the gradients have the weights' shapes (descend along minus
+    them, as along a loss gradient).
+
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> xs = (torch.rand(40, 2, 3) < 0.3).float()
+    >>> w_in, w_rec = torch.randn(4, 3) * 10, torch.zeros(4, 4)
+    >>> z, s, (g_in, g_rec) = lif_recurrent_eprop_sequence(
+    ...     xs, w_in, w_rec, lambda t, z_t: z_t - 0.1)  # E = sum_t (z_t - 0.1)^2 / 2
+    >>> g_in.shape, g_rec.shape
+    (torch.Size([4, 3]), torch.Size([4, 4]))
+    """
+    if xs.dim() != 3:
+        raise ValueError(f"xs must be (T, batch, input), got shape {tuple(xs.shape)}")
+    hidden, n_in = input_weights.shape
+    if xs.shape[-1] != n_in or tuple(recurrent_weights.shape) != (hidden, hidden):
+        raise ValueError(f"weights {tuple(input_weights.shape)} and "
+                         f"{tuple(recurrent_weights.shape)} do not fit an input of size "
+                         f"{xs.shape[-1]}")
+    batch = xs.shape[1]
+    if state is None:
+        state = lif_recurrent_initial_state((batch,), hidden, p, xs.dtype, xs.device)
+    traces = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+    grad_in = torch.zeros_like(input_weights, dtype=xs.dtype).detach()
+    grad_rec = torch.zeros_like(recurrent_weights, dtype=xs.dtype).detach()
+    spikes = []
+    for t, x in enumerate(xs.unbind(0)):
+        z, state, traces, (e_in, e_rec) = lif_recurrent_eprop_step(
+            x, state, traces, input_weights, recurrent_weights, p, dt)
+        signal = learning_signal(t, z).detach()
+        if signal.shape != z.shape:
+            raise ValueError(f"learning_signal returned shape {tuple(signal.shape)}; it must "
+                             f"be shaped like the spikes {tuple(z.shape)}")
+        grad_in += torch.einsum("bj,bjk->jk", signal, e_in)
+        grad_rec += torch.einsum("bj,bjk->jk", signal, e_rec)
+        spikes.append(z)
+    z_all = torch.stack(spikes) if spikes else xs.new_zeros((0, batch, hidden))
+    return z_all, state, (grad_in, grad_rec)

@@ -1,0 +1,132 @@
+"""e-prop (``snnlearn.functional.eprop``) against backpropagation through time.
+
+Theory (Bellec et al. 2020): e-prop drops only the paths by which a weight changes *other*
+neurons' spikes through the recurrent weights. Without recurrent weights, and with learning
+signals that are the exact partial derivatives ``dE/dz_t`` of a loss whose step-``t`` term
+depends only on that step's spikes, e-prop's update must equal the BPTT gradient (here that
+of ``torch.autograd`` through ``lif_recurrent_sequence``), for the input weights and for the
+recurrent weights evaluated at zero. With recurrent weights it is an approximation: the test
+checks that it then differs (so the equality above is not an accident of the set-up) while
+still pointing the same way.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from snnlearn.functional import LIFParameters, lif_recurrent_sequence
+from snnlearn.functional.eprop import (
+    eprop_initial_traces,
+    lif_recurrent_eprop_sequence,
+    lif_recurrent_eprop_step,
+)
+from snnlearn.functional.lif_recurrent import lif_recurrent_initial_state
+
+
+def problem(seed, batch, n_in, hidden, n_out, steps, rec_scale, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    xs = (torch.rand(steps, batch, n_in, generator=g) < 0.3).to(dtype)
+    w_in = torch.randn(hidden, n_in, generator=g, dtype=dtype) * 6.0
+    w_rec = torch.randn(hidden, hidden, generator=g, dtype=dtype) * rec_scale
+    w_out = torch.randn(n_out, hidden, generator=g, dtype=dtype)
+    targets = torch.randn(steps, batch, n_out, generator=g, dtype=dtype) * 0.5
+    return xs, w_in, w_rec, w_out, targets
+
+
+def bptt(xs, w_in, w_rec, w_out, targets, p):
+    """The loss E = sum_t ||W_out z_t - y*_t||^2 / 2 and its autograd gradients."""
+    w_in, w_rec = w_in.clone().requires_grad_(), w_rec.clone().requires_grad_()
+    z, _ = lif_recurrent_sequence(xs, w_in, w_rec, p=p)
+    loss = 0.5 * ((z @ w_out.T - targets) ** 2).sum()
+    return z.detach(), torch.autograd.grad(loss, (w_in, w_rec))
+
+
+def eprop(xs, w_in, w_rec, w_out, targets, p):
+    def learning_signal(t, z_t):  # exact dE/dz_t: the loss at t depends on z_t alone
+        return (z_t @ w_out.T - targets[t]) @ w_out
+    z, _, grads = lif_recurrent_eprop_sequence(xs, w_in, w_rec, learning_signal, p=p)
+    return z, grads
+
+
+parameters = st.builds(
+    LIFParameters, tau_syn_inv=st.floats(50.0, 400.0), tau_mem_inv=st.floats(30.0, 250.0),
+    v_leak=st.floats(-0.3, 0.3), v_th=st.floats(0.5, 1.5), v_reset=st.floats(-0.3, 0.3),
+    alpha=st.floats(1.0, 100.0), method=st.just("super"))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
+       hidden=st.integers(1, 8), n_out=st.integers(1, 3), steps=st.integers(1, 40),
+       p=parameters)
+def test_without_recurrence_eprop_equals_bptt(seed, batch, n_in, hidden, n_out, steps, p):
+    xs, w_in, w_rec, w_out, targets = problem(seed, batch, n_in, hidden, n_out, steps, 0.0)
+    z_bptt, (g_in_bptt, g_rec_bptt) = bptt(xs, w_in, w_rec, w_out, targets, p)
+    z_eprop, (g_in, g_rec) = eprop(xs, w_in, w_rec, w_out, targets, p)
+    assert torch.equal(z_eprop, z_bptt), "e-prop's forward pass must be the layer's"
+    torch.testing.assert_close(g_in, g_in_bptt, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g_rec, g_rec_bptt, rtol=1e-10, atol=1e-12)
+
+
+def test_the_equality_is_not_vacuous():
+    """The comparison above sees spikes and non-zero gradients."""
+    xs, w_in, w_rec, w_out, targets = problem(4, 3, 5, 6, 2, 60, 0.0)
+    z, (g_in, g_rec) = eprop(xs, w_in, w_rec, w_out, targets, LIFParameters())
+    assert 0.02 < float(z.mean()) < 0.5
+    assert float(g_in.abs().mean()) > 1e-2 and float(g_rec.abs().mean()) > 1e-2
+
+
+def test_with_recurrence_eprop_approximates_bptt():
+    xs, w_in, w_rec, w_out, targets = problem(5, 4, 5, 8, 2, 80, 2.0)
+    p = LIFParameters(alpha=10.0)
+    z_bptt, (g_in_bptt, g_rec_bptt) = bptt(xs, w_in, w_rec, w_out, targets, p)
+    z_eprop, (g_in, g_rec) = eprop(xs, w_in, w_rec, w_out, targets, p)
+    assert torch.equal(z_eprop, z_bptt)
+    assert (g_in - g_in_bptt).abs().max() > 1e-3 * g_in_bptt.abs().max(), \
+        "with recurrent weights e-prop drops terms: it should not equal BPTT here"
+    cosine = torch.nn.functional.cosine_similarity(
+        torch.cat([g_in.flatten(), g_rec.flatten()]),
+        torch.cat([g_in_bptt.flatten(), g_rec_bptt.flatten()]), dim=0)
+    assert cosine > 0.5, float(cosine)
+
+
+def test_step_matches_the_closed_form_of_the_traces():
+    """The module docstring's trace equations, written out, for one neuron and one input."""
+    p, dt = LIFParameters(alpha=2.0), 0.001
+    c_m, c_s = dt * p.tau_mem_inv, dt * p.tau_syn_inv
+    w_in, w_rec = torch.tensor([[30.0]], dtype=torch.float64), torch.zeros(1, 1,
+                                                                          dtype=torch.float64)
+    xs = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0], dtype=torch.float64)
+    s = lif_recurrent_initial_state((), 1, p, torch.float64)
+    traces = eprop_initial_traces((), 1, 1, torch.float64)
+    eps_v = eps_i = 0.0
+    v = i = 0.0
+    for x in xs:
+        z, s, traces, (e_in, _) = lif_recurrent_eprop_step(x.reshape(1), s, traces, w_in, w_rec,
+                                                           p, dt)
+        i1 = i + 30.0 * float(x)
+        v1 = v + c_m * ((p.v_leak - v) + i1)
+        psi = 1 / (p.alpha * abs(v1 - p.v_th) + 1) ** 2
+        a = eps_i + float(x)
+        e = psi * ((1 - c_m) * eps_v + c_m * a)
+        spike = float(v1 > p.v_th)
+        eps_v, eps_i = (1 - spike) * ((1 - c_m) * eps_v + c_m * a), (1 - c_s) * a
+        v, i = (1 - spike) * v1 + spike * p.v_reset, (1 - c_s) * i1
+        assert float(z) == spike
+        assert float(e_in) == pytest.approx(e, rel=1e-12)
+        assert float(traces.v_in) == pytest.approx(eps_v, rel=1e-12, abs=1e-15)
+        assert float(traces.i_in) == pytest.approx(eps_i, rel=1e-12)
+    assert float(xs.sum()) > 0 and float(s.v) == pytest.approx(v)
+
+
+def test_bad_shapes_are_explained():
+    w_in, w_rec = torch.zeros(3, 2), torch.zeros(3, 3)
+    with pytest.raises(ValueError, match="xs must be"):
+        lif_recurrent_eprop_sequence(torch.zeros(5, 2), w_in, w_rec, lambda t, z: z)
+    with pytest.raises(ValueError, match="do not fit"):
+        lif_recurrent_eprop_sequence(torch.zeros(5, 1, 4), w_in, w_rec, lambda t, z: z)
+    with pytest.raises(ValueError, match="learning_signal returned shape"):
+        lif_recurrent_eprop_sequence(torch.zeros(5, 1, 2), w_in, w_rec,
+                                     lambda t, z: z.sum(-1))
