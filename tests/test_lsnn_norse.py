@@ -28,6 +28,7 @@ from snnlearn.functional import (
     LSNNFeedForwardState,
     LSNNParameters,
     LSNNState,
+    ada_lif_step,
     lsnn_feed_forward_initial_state,
     lsnn_feed_forward_step,
     lsnn_initial_state,
@@ -257,3 +258,34 @@ def test_learnable_adaptation_parameters_train():
     z, s = layer(torch.ones(50, 1, 2))
     s.b.sum().backward()
     assert layer.p_beta.grad is not None and layer.p_beta.grad != 0
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
+       hidden=st.integers(1, 10), steps=st.integers(1, 15), p=any_parameters,
+       dt=st.floats(1e-4, 3e-3), dtype=st.sampled_from([torch.float32, torch.float64]),
+       scale=st.floats(0.5, 30.0))
+def test_ada_lif_step_equals_norse(seed, batch, n_in, hidden, steps, p, dt, dtype, scale):
+    g = torch.Generator().manual_seed(seed)
+    xs = torch.rand(steps, batch, n_in, generator=g, dtype=dtype)
+    w_in = torch.randn(hidden, n_in, generator=g, dtype=dtype) * scale
+    w_rec = torch.randn(hidden, hidden, generator=g, dtype=dtype) * scale
+    z0 = (torch.rand(batch, hidden, generator=g, dtype=dtype) < 0.3).to(dtype)
+    v0, b0 = (torch.rand(batch, hidden, generator=g, dtype=dtype) for _ in range(2))
+    i0 = torch.randn(batch, hidden, generator=g, dtype=dtype) * scale
+
+    def run(step, state_type, params):
+        leaves = [t.clone().requires_grad_() for t in (xs, w_in, w_rec, v0, i0, b0)]
+        x, wi, wr, v, i, b = leaves
+        state, spikes = state_type(z0, v, i, b), []
+        for x_t in x.unbind(0):
+            z, state = step(x_t, state, wi, wr, params, dt)
+            spikes.append(z)
+        z = torch.stack(spikes)
+        loss = z.sum() + state.v.sum() * 0.5 + state.i.sum() * 0.25 + state.b.sum() * 0.125
+        return (z, *state), torch.autograd.grad(loss, leaves)
+
+    ours, our_grads = run(ada_lif_step, LSNNState, p)
+    theirs, their_grads = run(norse_lsnn.ada_lif_step, norse_lsnn.LSNNState, norse_parameters(p))
+    for a, b in zip(ours + our_grads, theirs + their_grads):
+        assert torch.equal(a, b)

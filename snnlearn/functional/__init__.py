@@ -76,3 +76,6 @@ from .eprop import lif_recurrent_eprop_step
 
 __all__ += ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
             "lif_recurrent_eprop_sequence"]
+from .lsnn import ada_lif_step
+
+__all__ += ["ada_lif_step"]

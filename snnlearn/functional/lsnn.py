@@ -28,6 +28,9 @@ through them), as in Norse's ``lsnn_step`` (the feed-forward step keeps it, as N
 ``b`` is the whole threshold, not the adaptation alone: a resting neuron has ``b = v_th``.
 (Norse's docstrings write the jump condition as ``H(v - v_th + b)``; its code, and this one,
 compute ``H(v - b)``.)
+
+:func:`ada_lif_step` is Norse's other adaptive neuron: an adaptation current ``b`` subtracted
+from the membrane's drive, with reset by subtraction.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ __all__ = [
     "lsnn_feed_forward_step",
     "lsnn_sequence",
     "lsnn_feed_forward_sequence",
+    "ada_lif_step",
 ]
 
 Number = Union[float, torch.Tensor]
@@ -235,6 +239,51 @@ def lsnn_step(
              + torch.nn.functional.linear(state.z, recurrent_weights))
     b_new = b_decayed + reset * p.beta
     return z, LSNNState(z=z, v=v_new, i=i_new, b=b_new)
+
+
+def ada_lif_step(
+    x: torch.Tensor,
+    state: LSNNState,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LSNNState]:
+    r"""One step of recurrent LIF neurons with an adaptation *current* and reset by
+    subtraction (Norse 1.1.0's ``ada_lif_step``, same numbers).
+
+    .. math::
+        v_1 = v + \Delta t\,\tau_{mem}^{-1}\big((v_{leak} - v) + i - b\big),\quad
+        i_1 = i - \Delta t\,\tau_{syn}^{-1}\,i,\quad
+        b_1 = b - \Delta t\,\tau_{adapt}^{-1}\,b,
+
+        z' = H(v_1 - v_{th}),\quad
+        v_2 = v_1 - z'\,(v_{th} - v_{reset}),\quad
+        b_2 = b_1 + \beta z',\quad
+        i_2 = i_1 + W_{in}\,x + W_{rec}\,z.
+
+    Here ``b`` (0 at rest) is subtracted from the membrane's drive rather than added to the
+    threshold, a spike lowers ``v`` by ``v_th - v_reset`` instead of setting it to
+    ``v_reset``, and, unlike :func:`lsnn_step`, the reset and the adaptation keep their
+    gradients (as in Norse).
+
+    >>> s = LSNNState(*(torch.zeros(1) for _ in range(4)))
+    >>> spikes = 0
+    >>> for _ in range(100):
+    ...     z, s = ada_lif_step(torch.ones(1), s, torch.ones(1, 1), torch.zeros(1, 1))
+    ...     spikes += int(z)
+    >>> spikes, round(float(s.b), 3)
+    (3, 5.399)
+    """
+    v_decayed = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + state.i - state.b)
+    i_decayed = state.i + (-dt * p.tau_syn_inv * state.i)
+    b_decayed = state.b + (-dt * p.tau_adapt_inv * state.b)
+    z = threshold(v_decayed - p.v_th, p.method, p.alpha)
+    v_new = v_decayed - z * (p.v_th - p.v_reset)
+    b_new = b_decayed + z * p.beta
+    i_new = (i_decayed + torch.nn.functional.linear(x, input_weights)
+             + torch.nn.functional.linear(state.z, recurrent_weights))
+    return z, LSNNState(z, v_new, i_new, b_new)
 
 
 def lsnn_feed_forward_sequence(

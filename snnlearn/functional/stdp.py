@@ -54,16 +54,24 @@ class STDPParameters(NamedTuple):
     """STDP parameters; names and defaults as Norse 1.1.0's ``STDPParameters``.
 
     Attributes:
-        a_pre, a_post: how much a pre-/postsynaptic spike adds to its trace (scaled by
-            ``dt * tau_inv``, as in Norse).
-        tau_pre_inv, tau_post_inv: inverse decay time constants of the traces (1/s).
-        w_min, w_max: bounds of the weights.
-        eta_plus, eta_minus: learning rates of potentiation and depression.
+        a_pre: how much a presynaptic spike adds to its trace (times ``dt * tau_pre_inv``,
+            as in Norse).
+        a_post: the same for a postsynaptic spike.
+        tau_pre_inv: inverse decay time constant of the presynaptic trace (1/s).
+        tau_post_inv: inverse decay time constant of the postsynaptic trace (1/s).
+        w_min: lower bound of the weights.
+        w_max: upper bound of the weights.
+        eta_plus: learning rate of potentiation.
+        eta_minus: learning rate of depression.
         stdp_algorithm: the weight dependence, one of ``additive``, ``additive_step``,
             ``multiplicative_pow``, ``multiplicative_relu`` (see the module docstring).
         mu: exponent of ``multiplicative_pow`` (Norse ignores it for the other algorithms).
         hardbound: clip the weights to ``[w_min, w_max]`` after each step.
-        convolutional, stride, padding, dilation: a 2-d convolution's weights and geometry.
+        convolutional: the weights are a 2-d convolution's (:func:`stdp_step` then runs
+            :func:`stdp_step_conv2d`).
+        stride: the convolution's stride.
+        padding: the convolution's padding.
+        dilation: the convolution's dilation.
 
     >>> STDPParameters().tau_pre_inv
     20.0
