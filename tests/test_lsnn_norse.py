@@ -151,7 +151,8 @@ def run_layer(layer, xs, weights):
         z = torch.stack(spikes)
     else:
         z, state = layer(xs)
-    loss = (z * weights).sum() + state.v.sum() * 0.5 + state.i.sum() * 0.25 + state.b.sum() * 0.125
+    loss = ((z * weights).sum() + state.v.sum() * 0.5 + state.i.sum() * 0.25
+            + state.b.sum() * 0.125)
     params = [xs] + [getattr(layer, n) for n in ("input_weights", "recurrent_weights")
                      if hasattr(layer, n)]
     return (z, *(torch.broadcast_to(t, z.shape[1:]) for t in state)), torch.autograd.grad(
