@@ -132,8 +132,8 @@ def test_step_equals_norse(seed, batch, n_in, hidden, steps, p, dt, dtype, scale
 def exact_parameters():
     """Values float32 holds exactly, as 0-d float32 tensors (Norse's layers need tensors)."""
     def tensors(**fields):
-        return LSNNParameters(**{k: torch.tensor(v, dtype=torch.float32) for k, v in fields.items()},
-                              method="super", alpha=1.0)
+        as_tensors_ = {k: torch.tensor(v, dtype=torch.float32) for k, v in fields.items()}
+        return LSNNParameters(**as_tensors_, method="super", alpha=1.0)
     pick = st.sampled_from
     return st.builds(tensors, tau_syn_inv=pick([50.0, 100.0, 200.0, 256.0]),
                      tau_mem_inv=pick([50.0, 64.0, 100.0, 125.0]),
