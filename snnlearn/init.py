@@ -10,8 +10,9 @@ standard deviations above the mean:
 .. math::  v_{th} - \mu_U = \xi\, \sigma_U .
 
 The membrane below threshold is a linear filter of the input current: an input ``x`` at
-step ``s`` moves ``v`` at step ``t >= s`` by ``k[t - s] * x`` (the kernel :func:`membrane_kernel`,
-computed by running the LIF reference itself on a unit impulse). With ``N`` inputs per neuron
+step ``s`` moves ``v`` at step ``t >= s`` by ``k[t - s] * x`` (the kernel
+:func:`snnlearn.init.membrane_kernel`, computed by running the LIF reference itself on a unit
+impulse). With ``N`` inputs per neuron
 whose values per step are independent, of mean ``m`` and variance ``s^2`` (spikes with
 probability ``q = rate * dt`` per step: ``m = q``, ``s^2 = q (1 - q)``), and weights drawn
 from :math:`\mathcal N(\mu_w, \sigma_w^2)`, a neuron's membrane has, over time,
@@ -152,9 +153,9 @@ def fluctuation_driven_init_(
     generator: Optional[torch.Generator] = None,
 ) -> FluctuationTarget:
     """Fill ``weight`` ``(out, in, ...)`` in place (as ``torch.nn.init`` functions do) from
-    the normal distribution of :func:`fluctuation_driven_parameters`, with ``fan_in`` the
-    number of inputs per output (``in`` times the kernel size for a convolution). Returns the
-    :class:`FluctuationTarget`.
+    the normal distribution of :func:`snnlearn.init.fluctuation_driven_parameters`, with
+    ``fan_in`` the number of inputs per output (``in`` times the kernel size for a
+    convolution). Returns the :class:`snnlearn.init.FluctuationTarget`.
 
     >>> layer = torch.nn.Linear(200, 50, bias=False)
     >>> target = fluctuation_driven_init_(layer.weight, rate=10.0, xi=2.0)

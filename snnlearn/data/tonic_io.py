@@ -5,19 +5,20 @@ Two recorded data sets in their own file formats:
 * **N-MNIST** (Orchard et al. 2015): MNIST digits seen by an ATIS event camera making three
   saccades, one binary file per sample, 34 x 34 pixels, 2 polarities. Each event is 40 bits:
   ``x`` (8 bits), ``y`` (8 bits), polarity (1 bit, 1 = ON) and the time in microseconds
-  (23 bits), big-endian. :func:`read_nmnist_file` reads one with Tonic's
+  (23 bits), big-endian. :func:`snnlearn.data.read_nmnist_file` reads one with Tonic's
   ``tonic.io.read_mnist_file`` into snnlearn's ``EVENT_DTYPE`` (``t`` in µs, ``x``, ``y``,
   ``p``), the array the generated event digits use (:mod:`snnlearn.data.event_digits`).
 * **SHD**, the Spiking Heidelberg Digits (Cramer et al. 2020): spoken digits through a model
   of the cochlea, 700 input channels, one HDF5 file per split with ``spikes/times``
-  (seconds), ``spikes/units`` (channel) and ``labels``. :func:`read_shd_file` reads one into
-  Tonic's ``(t, x, p)`` events (``t`` in µs, ``p = 1``, as ``tonic.datasets.SHD`` gives them).
+  (seconds), ``spikes/units`` (channel) and ``labels``. :func:`snnlearn.data.read_shd_file`
+  reads one into Tonic's ``(t, x, p)`` events (``t`` in µs, ``p = 1``, as
+  ``tonic.datasets.SHD`` gives them).
 
-:func:`events_to_tensor` bins either into a time-first ``torch`` tensor with Tonic's
+:func:`snnlearn.data.events_to_tensor` bins either into a time-first ``torch`` tensor with Tonic's
 ``ToFrame`` transform (and Tonic's other transforms, e.g. ``tonic.transforms.Denoise``,
-apply to these arrays unchanged). The writers (:func:`write_nmnist_file`,
-:func:`write_shd_file`) exist so that tests and examples can make small files in the real
-formats: nothing here downloads anything. With the real data on disk, the switch from the
+apply to these arrays unchanged). The writers (:func:`snnlearn.data.write_nmnist_file`,
+:func:`snnlearn.data.write_shd_file`) exist so that tests and examples can make small files in
+the real formats: nothing here downloads anything. With the real data on disk, the switch from the
 generated digits is one line, e.g. ``tonic.datasets.NMNIST(save_to=...)`` or
 ``tonic.datasets.SHD(save_to=...)``, whose samples are these same arrays.
 
@@ -179,8 +180,8 @@ def events_to_tensor(events: np.ndarray, sensor_size: Tuple[int, int, int], *,
                      include_incomplete: bool = True, start_time: float = 0.0,
                      end_time: Optional[float] = None):
     """Bin events into a time-first float32 tensor with Tonic's ``ToFrame``: ``(T, p, y, x)``
-    for a camera (``sensor_size`` ``(x, y, p)``, e.g. :data:`NMNIST_SENSOR_SIZE`), ``(T, p,
-    channels)`` for SHD (:data:`SHD_SENSOR_SIZE`). Give ``n_time_bins`` (a fixed number of
+    for a camera (``sensor_size`` ``(x, y, p)``, e.g. ``NMNIST_SENSOR_SIZE``), ``(T, p,
+    channels)`` for SHD (``SHD_SENSOR_SIZE``). Give ``n_time_bins`` (a fixed number of
     equal steps of whole µs) or ``time_window`` (µs per step). The first step starts at
     ``start_time`` (0 µs, so that the steps of different samples line up; Tonic's default is
     the first event) and the last ends at ``end_time`` (default: just after the last event,

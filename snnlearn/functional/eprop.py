@@ -82,9 +82,9 @@ def eprop_initial_traces(batch_shape: Tuple[int, ...], input_size: int, hidden_s
 
 
 def _step_derivatives(x, state: LIFState, input_weights, recurrent_weights, p, dt):
-    """One :func:`lif_recurrent_step` (without autograd history) and the diagonals of its
-    Jacobian with respect to the neuron's own ``v`` and ``i`` (``i`` stands in for the
-    current injected at this step, which enters the same sum)."""
+    """One :func:`snnlearn.functional.lif_recurrent_step` (without autograd history) and the
+    diagonals of its Jacobian with respect to the neuron's own ``v`` and ``i`` (``i`` stands
+    in for the current injected at this step, which enters the same sum)."""
     with torch.enable_grad():
         v = state.v.detach().requires_grad_()
         i = state.i.detach().requires_grad_()

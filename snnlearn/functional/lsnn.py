@@ -29,8 +29,8 @@ through them), as in Norse's ``lsnn_step`` (the feed-forward step keeps it, as N
 (Norse's docstrings write the jump condition as ``H(v - v_th + b)``; its code, and this one,
 compute ``H(v - b)``.)
 
-:func:`ada_lif_step` is Norse's other adaptive neuron: an adaptation current ``b`` subtracted
-from the membrane's drive, with reset by subtraction.
+:func:`snnlearn.functional.ada_lif_step` is Norse's other adaptive neuron: an adaptation
+current ``b`` subtracted from the membrane's drive, with reset by subtraction.
 """
 
 from __future__ import annotations
@@ -264,8 +264,8 @@ def ada_lif_step(
 
     Here ``b`` (0 at rest) is subtracted from the membrane's drive rather than added to the
     threshold, a spike lowers ``v`` by ``v_th - v_reset`` instead of setting it to
-    ``v_reset``, and, unlike :func:`lsnn_step`, the reset and the adaptation keep their
-    gradients (as in Norse).
+    ``v_reset``, and, unlike :func:`snnlearn.functional.lsnn_step`, the reset and the
+    adaptation keep their gradients (as in Norse).
 
     >>> s = LSNNState(*(torch.zeros(1) for _ in range(4)))
     >>> spikes = 0
@@ -292,7 +292,8 @@ def lsnn_feed_forward_sequence(
     p: LSNNParameters = LSNNParameters(),
     dt: float = 0.001,
 ) -> Tuple[torch.Tensor, LSNNFeedForwardState]:
-    """Run :func:`lsnn_feed_forward_step` over the first (time) axis of ``xs``.
+    """Run :func:`snnlearn.functional.lsnn_feed_forward_step` over the first (time) axis of
+    ``xs``.
 
     Returns the spikes (shape ``xs.shape``) and the final state.
 
@@ -320,7 +321,8 @@ def lsnn_sequence(
     p: LSNNParameters = LSNNParameters(),
     dt: float = 0.001,
 ) -> Tuple[torch.Tensor, LSNNState]:
-    """Run :func:`lsnn_step` over the first (time) axis of ``xs`` ``(T, ..., input)``.
+    """Run :func:`snnlearn.functional.lsnn_step` over the first (time) axis of ``xs``
+    ``(T, ..., input)``.
 
     Returns the spikes ``(T, ..., hidden)`` and the final state.
 

@@ -67,8 +67,9 @@ class STDPParameters(NamedTuple):
             ``multiplicative_pow``, ``multiplicative_relu`` (see the module docstring).
         mu: exponent of ``multiplicative_pow`` (Norse ignores it for the other algorithms).
         hardbound: clip the weights to ``[w_min, w_max]`` after each step.
-        convolutional: the weights are a 2-d convolution's (:func:`stdp_step` then runs
-            :func:`stdp_step_conv2d`).
+        convolutional: the weights are a 2-d convolution's
+            (:func:`snnlearn.functional.stdp_step` then runs
+            :func:`snnlearn.functional.stdp_step_conv2d`).
         stride: the convolution's stride.
         padding: the convolution's padding.
         dilation: the convolution's dilation.
@@ -245,8 +246,8 @@ def stdp_step(
     p_stdp: STDPParameters = STDPParameters(),
     dt: float = 0.001,
 ) -> Tuple[torch.Tensor, STDPState]:
-    """One STDP step: :func:`stdp_step_conv2d` if ``p_stdp.convolutional``, else
-    :func:`stdp_step_linear`.
+    """One STDP step: :func:`snnlearn.functional.stdp_step_conv2d` if ``p_stdp.convolutional``, else
+    :func:`snnlearn.functional.stdp_step_linear`.
 
     >>> w, s = stdp_step(torch.ones(1, 2), torch.ones(1, 3), torch.full((3, 2), 0.5),
     ...                  stdp_initial_state(torch.ones(1, 2), torch.ones(1, 3)))

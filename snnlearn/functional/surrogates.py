@@ -22,7 +22,7 @@ name              ``sigma'(x)``                                 peak        half
 
 (``a`` is the ``alpha`` argument; "half width": where ``sigma'`` falls to half its peak;
 "area": the integral over all ``x``.) ``super`` is SuperSpike as in Zenke & Ganguli 2018 and
-Norse after its fix #403 (:func:`snnlearn.functional.threshold.superspike`); ``fast_sigmoid``
+Norse after its fix #403 (:class:`snnlearn.functional.SuperSpike`); ``fast_sigmoid``
 is the name snnTorch gives the same curve. ``arctan`` is snnTorch's ``atan``, the true
 derivative of the smooth step ``1/2 + arctan(pi a x / 2) / pi``. ``triangle``, ``tanh``,
 ``circ`` and ``heavi_erfc`` are Norse 1.1.0's, with Norse's meaning of ``alpha`` (for
@@ -30,8 +30,8 @@ derivative of the smooth step ``1/2 + arctan(pi a x / 2) / pi``. ``triangle``, `
 ``circ`` a width), so that Norse code keeps its gradients. The tests check every formula,
 and the Norse ones against Norse to the bit.
 
-``SURROGATES`` maps each name to its function ``f(x, alpha)``; :func:`surrogate_derivative`
-evaluates ``sigma'`` for plotting.
+``SURROGATES`` maps each name to its function ``f(x, alpha)``;
+:func:`snnlearn.functional.surrogate_derivative` evaluates ``sigma'`` for plotting.
 
 >>> x = torch.tensor([0.0, 0.5], requires_grad=True)
 >>> SURROGATES["triangle"](x, 1.0).sum().backward()
@@ -96,7 +96,7 @@ def fast_sigmoid(x: torch.Tensor, alpha: float = 25.0) -> torch.Tensor:
     .. math:: \sigma'(x) = \frac{1}{(\alpha |x| + 1)^2},
 
     the derivative of the fast sigmoid :math:`x / (1 + |x|)` at :math:`\alpha x` divided by
-    :math:`\alpha`, and the same curve as SuperSpike's (:func:`superspike`).
+    :math:`\alpha`, and the same curve as SuperSpike's (:class:`snnlearn.functional.SuperSpike`).
 
     >>> x = torch.tensor([0.0, 0.04], requires_grad=True)
     >>> fast_sigmoid(x).sum().backward()
@@ -126,7 +126,8 @@ class ArcTan(_Surrogate):
 
 
 def arctan(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
-    """``H(x)`` with the arctan surrogate (:class:`ArcTan`; snnTorch's default ``alpha=2``)."""
+    """``H(x)`` with the arctan surrogate (:class:`snnlearn.functional.ArcTan`; snnTorch's
+    default ``alpha=2``)."""
     return ArcTan.apply(x, alpha)
 
 
@@ -150,7 +151,8 @@ class Triangle(_Surrogate):
 
 
 def triangle(x: torch.Tensor, alpha: float = 0.3) -> torch.Tensor:
-    """``H(x)`` with the triangular surrogate (:class:`Triangle`; Norse's default 0.3)."""
+    """``H(x)`` with the triangular surrogate (:class:`snnlearn.functional.Triangle`; Norse's
+    default 0.3)."""
     return Triangle.apply(x, alpha)
 
 
@@ -174,7 +176,7 @@ class HeaviTanh(_Surrogate):
 
 
 def heavi_tanh(x: torch.Tensor, alpha: float = 10.0) -> torch.Tensor:
-    """``H(x)`` with the tanh surrogate (:class:`HeaviTanh`)."""
+    """``H(x)`` with the tanh surrogate (:class:`snnlearn.functional.surrogates.HeaviTanh`)."""
     return HeaviTanh.apply(x, alpha)
 
 
@@ -200,7 +202,7 @@ class HeaviCirc(_Surrogate):
 
 
 def heavi_circ(x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
-    """``H(x)`` with the circ surrogate (:class:`HeaviCirc`)."""
+    """``H(x)`` with the circ surrogate (:class:`snnlearn.functional.surrogates.HeaviCirc`)."""
     return HeaviCirc.apply(x, alpha)
 
 
@@ -225,7 +227,7 @@ class HeaviErfc(_Surrogate):
 
 
 def heavi_erfc(x: torch.Tensor, alpha: float = 5.0) -> torch.Tensor:
-    """``H(x)`` with the Gaussian surrogate (:class:`HeaviErfc`)."""
+    """``H(x)`` with the Gaussian surrogate (:class:`snnlearn.functional.surrogates.HeaviErfc`)."""
     return HeaviErfc.apply(x, alpha)
 
 

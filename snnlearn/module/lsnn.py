@@ -116,8 +116,8 @@ class LSNNRecurrentCell(_RecurrentBase):
 class LSNNRecurrent(_RecurrentBase):
     """Recurrent adaptive neurons over a time-first input ``(T, ..., input_size)``.
 
-    Returns the spikes ``(T, ..., hidden_size)`` and the final :class:`LSNNState`.
-    Arguments as :class:`LSNNRecurrentCell`.
+    Returns the spikes ``(T, ..., hidden_size)`` and the final
+    :class:`snnlearn.functional.LSNNState`. Arguments as :class:`snnlearn.LSNNRecurrentCell`.
 
     >>> z, state = LSNNRecurrent(4, 8)(torch.ones(20, 2, 4))
     >>> z.shape
