@@ -26,8 +26,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
 # The course environment: requirements.txt and snnlearn with its C extension.
-$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.c snnlearn/_lif_kernels.h \
-          snnlearn/_lif_recurrent.c snnlearn/_lif_recurrent_kernels.h snnlearn/_buffers.h
+$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py \
+          $(wildcard snnlearn/_compiled/*.c snnlearn/_compiled/*.h)
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-build-isolation -e .
 	@touch $@

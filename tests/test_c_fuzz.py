@@ -30,7 +30,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-COMPILED_MODULES = ["snnlearn._lif", "snnlearn._lif_recurrent"]
+COMPILED_MODULES = ["snnlearn._compiled._lif", "snnlearn._compiled._lif_recurrent"]
 CLEAN_ERRORS = (TypeError, ValueError, OverflowError)
 GUARD = 7  # sentinel elements on each side of every buffer a builder makes
 SENTINEL = -12345.0
@@ -63,7 +63,7 @@ def guards_intact(array: np.ndarray) -> bool:
 
 def lif_sizes(rng) -> Tuple[int, int]:
     """(steps, neurons): mostly small, sometimes at block and thread-split boundaries."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     roll = rng.random()
     if roll < 0.01:  # large enough to be split over threads
@@ -97,7 +97,7 @@ def lif_backward_call(rng):
 
 def recurrent_sizes(rng):
     """(steps, batch, hidden): mostly small, sometimes large enough to split over threads."""
-    from snnlearn import _lif_recurrent
+    from snnlearn._compiled import _lif_recurrent
 
     if rng.random() < 0.02:
         return 2, _lif_recurrent.PARALLEL_MIN_WORK // 128 + int(rng.integers(0, 5)), 64
@@ -161,14 +161,14 @@ class Case:
 
 # One row per compiled function. Another compiled module adds its rows here.
 CASES: List[Case] = [
-    Case("snnlearn._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
-    Case("snnlearn._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
-    Case("snnlearn._lif_recurrent", "forward", lif_recurrent_forward_call,
+    Case("snnlearn._compiled._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
+    Case("snnlearn._compiled._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
+    Case("snnlearn._compiled._lif_recurrent", "forward", lif_recurrent_forward_call,
          outputs=(2, 3, 4, 5), optional=(5,), counts=("steps", "batch", "hidden")),
-    Case("snnlearn._lif_recurrent", "backward", lif_recurrent_backward_call,
+    Case("snnlearn._compiled._lif_recurrent", "backward", lif_recurrent_backward_call,
          outputs=(3, 4, 5), counts=("steps", "batch", "hidden")),
-    Case("snnlearn._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
-    Case("snnlearn._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._compiled._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._compiled._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
 ]
 
 
@@ -442,11 +442,11 @@ def test_compiled_functions_never_crash_and_refuse_bad_arguments_cleanly():
     import pytest
 
     try:
-        lif = importlib.import_module("snnlearn._lif")
+        lif = importlib.import_module("snnlearn._compiled._lif")
     except ImportError:
         pytest.skip("C extension not built")
     report = run_child(seed=20261203, calls=3000)
-    assert report["summary"]["modules"]["snnlearn._lif"] == lif.__file__, "the child fuzzed another build"
+    assert report["summary"]["modules"]["snnlearn._compiled._lif"] == lif.__file__, "the child fuzzed another build"
     assert report["problem_count"] == 0, "\n".join(report["problems"])
     for case in CASES:
         key = f"{case.module}.{case.function}"
@@ -457,7 +457,7 @@ def test_compiled_functions_never_crash_and_refuse_bad_arguments_cleanly():
         assert tally.get("ok", 0) >= 750, tally  # the valid quarter at least
         for error in ("TypeError", "ValueError", "OverflowError"):
             assert tally.get(error, 0) > 10, f"{key}: too few {error}s to trust: {tally}"
-    assert any(key.startswith("generic snnlearn._lif.") for key in report["summary"])
+    assert any(key.startswith("generic snnlearn._compiled._lif.") for key in report["summary"])
 
 
 def test_the_child_reports_a_crash_as_a_signal(tmp_path):

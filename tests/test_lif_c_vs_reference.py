@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import snnlearn
 from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
-from snnlearn._lif_autograd import LIFSequenceFunction
+from snnlearn._compiled.lif_autograd import LIFSequenceFunction
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 
@@ -115,7 +115,7 @@ def test_spikes_happen_and_match_at_default_parameters(dtype):
 
 def test_block_boundaries():
     """Neuron counts around the kernel's block size (state kept per block)."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     for n in (_lif.BLOCK - 1, _lif.BLOCK, _lif.BLOCK + 1, 2 * _lif.BLOCK + 3):
         problem = random_problem(n, 7, (n,), torch.float64)
@@ -156,7 +156,7 @@ def test_inference_path_without_autograd_matches_and_leaves_the_state_alone(dtyp
 def test_large_calls_split_over_threads_give_the_same_results(threads):
     """Above PARALLEL_MIN_WORK neuron-steps the C kernels split the neurons over threads
     (ranges aligned to 16 neurons; here n is not a multiple of anything): same results."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     steps, n = 4, _lif.PARALLEL_MIN_WORK // 4 + 37
     problem = random_problem(threads, steps, (n,), torch.float32)
@@ -183,7 +183,7 @@ def test_the_kernels_share_pytorchs_openmp_runtime():
         "        return sorted({l.split()[-1] for l in maps\n"
         "                       if any(r in l for r in ('libgomp', 'libiomp', 'libomp'))})\n"
         "before = runtimes()\n"
-        "from snnlearn import _lif, _lif_recurrent\n"
+        "from snnlearn._compiled import _lif, _lif_recurrent\n"
         "print(json.dumps([before, runtimes(), _lif.MAX_THREADS]))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

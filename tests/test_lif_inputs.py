@@ -160,7 +160,7 @@ def test_reusing_a_freed_state_explains_what_to_do(backend):
 @needs_c
 class TestCModuleArguments:
     def setup_method(self):
-        from snnlearn import _lif
+        from snnlearn._compiled import _lif
 
         self.lif = _lif
         self.n, self.steps = 6, 4

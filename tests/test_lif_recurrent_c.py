@@ -1,4 +1,4 @@
-"""The recurrent LIF C path (``snnlearn._lif_recurrent``) against the PyTorch reference.
+"""The recurrent LIF C path (``snnlearn._compiled._lif_recurrent``) against the PyTorch reference.
 
 Same spikes, states and gradients (input, initial state z/v/i, input_weights,
 recurrent_weights) on random shapes, parameters and ``dt`` (hypothesis); ``gradcheck`` on
@@ -26,8 +26,8 @@ from snnlearn import LIFParameters, LIFRecurrent
 from snnlearn.functional import LIFState
 
 try:
-    from snnlearn import _lif_recurrent
-    from snnlearn._lif_recurrent_autograd import LIFRecurrentSequenceFunction
+    from snnlearn._compiled import _lif_recurrent
+    from snnlearn._compiled.lif_recurrent_autograd import LIFRecurrentSequenceFunction
 except ImportError:  # pragma: no cover - a broken install
     _lif_recurrent = None
 

@@ -8,22 +8,9 @@ from typing import Optional, Tuple
 import torch
 
 from ..functional.lif import LIFParameters
-from ..functional.lif_recurrent import (
-    LIFState,
-    lif_recurrent_initial_state,
-    lif_recurrent_sequence,
-    lif_recurrent_step,
-)
-from .. import backend
+from ..functional.lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from ..backend import lif_recurrent_sequence as _dispatch
 from .neuron import NeuronModule
-
-try:  # built by `pip install -e .`; without it the reference runs
-    from .. import _lif_recurrent_autograd
-except ImportError as _error:  # pragma: no cover - exercised only on a broken install
-    _lif_recurrent_autograd = None
-    _IMPORT_ERROR: Optional[str] = str(_error)
-else:
-    _IMPORT_ERROR = None
 
 __all__ = ["LIFRecurrentCell", "LIFRecurrent"]
 
@@ -148,32 +135,5 @@ class LIFRecurrent(_RecurrentBase):
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
         self._check_input(input_tensor, "input (T, ..., input_size)")
-        path = backend.choose_path(input_tensor, self.p, self.dt,
-                                   self._why_not_c(input_tensor, state))
-        if path == "reference":
-            return lif_recurrent_sequence(input_tensor, self.input_weights,
-                                          self.recurrent_weights, state, self.p, self.dt)
-        z0, v0, i0 = (None, None, None) if state is None else state  # None: from rest
-        z, *final = _lif_recurrent_autograd.lif_recurrent_sequence_c(
-            input_tensor, z0, v0, i0, self.input_weights, self.recurrent_weights,
-            self.p, self.dt)
-        return z, LIFState(*final)
-
-    def _why_not_c(self, x: torch.Tensor, state: Optional[LIFState]) -> Optional[str]:
-        """Why the recurrent C kernel cannot run here (beyond backend.why_not_c), or None."""
-        if _lif_recurrent_autograd is None:
-            return f"the C extension snnlearn._lif_recurrent is not built ({_IMPORT_ERROR})"
-        if x.dim() < 2:
-            return "input has no time axis (T, ..., input_size)"
-        for name in ("input_weights", "recurrent_weights"):
-            w = getattr(self, name)
-            if w.dtype != x.dtype or w.device != x.device:
-                return f"{name} is {w.dtype} on {w.device}, the input {x.dtype} on {x.device}"
-        if state is not None:
-            shape = (*x.shape[1:-1], self.hidden_size)
-            for name in ("z", "v", "i"):
-                t = getattr(state, name, None)
-                if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape \
-                        or t.dtype != x.dtype or t.device != x.device:
-                    return f"state.{name} is not a {x.dtype} tensor of shape {shape} on {x.device}"
-        return None
+        return _dispatch(input_tensor, self.input_weights, self.recurrent_weights, state,
+                         self.p, self.dt)
