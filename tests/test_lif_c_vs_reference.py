@@ -103,6 +103,23 @@ def test_step_kernel_matches_reference(seed, steps, shape, dtype, p, dt):
     assert_same(run_cell("reference", *problem, p, dt), run_cell("c", *problem, p, dt), dtype)
 
 
+@SETTINGS
+@given(seed=st.integers(0, 2**31), steps=st.integers(0, 30), shape=shapes, dtype=dtypes,
+       p=parameters, dt=time_steps, from_rest=st.booleans())
+def test_forward_is_bit_identical(seed, steps, shape, dtype, p, dt, from_rest):
+    """The claim setup.py makes for -ffp-contract=off: the C forward pass gives the
+    reference's spikes and final state bit for bit (same operations in the same order)."""
+    xs, v0, i0, _ = random_problem(seed, steps, shape, dtype)
+    state = None if from_rest else LIFFeedForwardState(v0, i0)
+    results = {}
+    for backend in ("reference", "c"):
+        with snnlearn.use_backend(backend):
+            z, final = LIF(p, dt)(xs, state)
+        results[backend] = (z, final.v, final.i)
+    for name, ref, fused in zip(("z", "v", "i"), results["reference"], results["c"]):
+        assert torch.equal(ref, fused), f"{name} differs in some bit"
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_spikes_happen_and_match_at_default_parameters(dtype):
     """A sanity anchor for the property tests: defaults, many neurons, many spikes."""
