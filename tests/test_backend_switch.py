@@ -184,3 +184,17 @@ def test_a_misspelt_backend_variable_fails_at_first_use_naming_it(without_extens
     result = without_extension["fast"]
     assert result.returncode == 0, result.stderr
     assert "SNNLEARN_BACKEND must be one of" in result.stdout and "'fast'" in result.stdout
+
+
+def test_asking_for_c_where_it_cannot_run_raises_one_exception_type():
+    """CUnavailableError wherever "c" cannot run (here: a dtype the kernels do not take,
+    for each neuron kind); it is a RuntimeError and a ValueError, as it was before."""
+    from snnlearn.backend import CUnavailableError
+
+    assert issubclass(CUnavailableError, RuntimeError) and issubclass(CUnavailableError, ValueError)
+    x = torch.ones(4, 2, 3, dtype=torch.float16)
+    layers = [snnlearn.LIF(), snnlearn.LIFCell(), snnlearn.LI(),
+              snnlearn.LIFRecurrent(3, 5).half()]
+    for layer in layers:
+        with snnlearn.use_backend("c"), pytest.raises(CUnavailableError, match="float16"):
+            layer(x)

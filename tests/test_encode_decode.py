@@ -246,3 +246,17 @@ def test_lif_encoders_equal_norses_bit_for_bit(p):
     assert ours.sum() > 100 and torch.equal(ours, theirs)
     assert torch.equal(snnlearn.spike_latency_lif_encode(currents, 60, p),
                        norse_encode.spike_latency_lif_encode(currents, 60, norse_p))
+
+
+@pytest.mark.parametrize("encoder", [snnlearn.ConstantCurrentLIFEncoder,
+                                     snnlearn.SpikeLatencyLIFEncoder])
+def test_lif_encoders_own_their_tensor_parameters_as_the_neuron_layers_do(encoder):
+    p = LIFParameters(v_th=torch.nn.Parameter(torch.tensor([0.5, 1.0])),
+                      tau_mem_inv=torch.tensor([100.0, 50.0]))
+    layer = encoder(10, p)
+    assert [name for name, _ in layer.named_parameters()] == ["p_v_th"]
+    assert [name for name, _ in layer.named_buffers()] == ["p_tau_mem_inv"]
+    layer.double()
+    assert layer.p.v_th.dtype == torch.float64 and layer.p.tau_mem_inv.dtype == torch.float64
+    assert layer(torch.tensor([3.0, 3.0], dtype=torch.float64)).shape == (10, 2)
+    assert "seq_length=10" in repr(layer)
