@@ -59,8 +59,9 @@ book: $(COURSE) _build/.library-stamp
 book-clean:
 	rm -rf _build
 
+# --durations=25: the slowest tests and fixtures, so that the time CI spends is visible.
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # Day-to-day tier: everything not marked slow (no book build, no browser, no grading runs).
 test-fast: $(DEV)

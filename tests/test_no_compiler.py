@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT
 
 
 
@@ -68,6 +68,7 @@ def no_compiler_install(tmp_path_factory):
     return output, python, work
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_install_says_once_that_the_c_kernels_are_skipped(no_compiler_install):
     output, _, _ = no_compiler_install
     lines = [line for line in output.splitlines() if "snnlearn: no C compiler" in line]
@@ -75,6 +76,7 @@ def test_install_says_once_that_the_c_kernels_are_skipped(no_compiler_install):
     assert "snnlearn._compiled._lif" in lines[0] and "PyTorch reference" in lines[0]
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_installed_package_runs_the_reference_and_says_why(no_compiler_install):
     _, python, work = no_compiler_install
     script = textwrap.dedent("""
@@ -113,6 +115,7 @@ def build_without_openmp(tmp_path_factory):
     return output, source
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_a_compiler_without_openmp_builds_single_threaded_kernels(build_without_openmp):
     output, source = build_without_openmp
     for name in ("snnlearn._compiled._lif", "snnlearn._compiled._lif_recurrent"):
