@@ -3,10 +3,10 @@
 The one place that decides, for all three kinds of neuron: LIF (``LIFCell``, ``LIF``), the
 leaky integrator (``LI``) and recurrent LIF (``LIFRecurrent``). The library reads in layers:
 
-- :mod:`snnlearn.functional`: the reference, pure step functions and their time loops;
-- :mod:`snnlearn._compiled`: the C kernels and the autograd Functions over them;
+- ``snnlearn.functional``: the reference, pure step functions and their time loops;
+- ``snnlearn._compiled``: the C kernels and the autograd Functions over them;
 - this module: checks the arguments, picks one of the two, records which ran;
-- :mod:`snnlearn.module`: the ``nn.Module`` layers, which call the functions here.
+- ``snnlearn.module``: the ``nn.Module`` layers, which call the functions here.
 
 ``"auto"`` (the default) uses the C kernels whenever they can: CPU tensors of dtype float32
 or float64 with parameters that are plain Python numbers and the SuperSpike surrogate.
@@ -34,9 +34,9 @@ a ``use_backend`` block.
 The environment variable ``SNNLEARN_BACKEND`` (``auto``, ``c`` or ``reference``) sets that
 default. It is checked at the first LIF call (or ``get_backend()``), not at import: with
 ``SNNLEARN_BACKEND=c`` and no compiled extension, ``import snnlearn`` works and the first
-call raises :class:`CUnavailableError`, which says what is missing.
+call raises ``CUnavailableError``, which says what is missing.
 
-Asking for C where it cannot run raises :class:`CUnavailableError`, always: at
+Asking for C where it cannot run raises ``CUnavailableError``, always: at
 ``set_backend("c")`` / ``use_backend("c")`` when the extensions are not built, and at a
 call under ``"c"`` whose arguments the kernels cannot take (the message gives the reason
 :func:`why_not_c` gives). It is a ``RuntimeError`` and a ``ValueError``, so code written
@@ -213,7 +213,7 @@ def _choose(x: torch.Tensor, p, dt, unavailable=None) -> str:
 
     ``unavailable``: for a layer with more arguments than ``(x, p, dt)``, a function of no
     arguments that says why its kernel cannot run on them (or returns ``None``); it is only
-    asked when C is an option. Raises :class:`CUnavailableError` under ``"c"`` when C
+    asked when C is an option. Raises ``CUnavailableError`` under ``"c"`` when C
     cannot run.
     """
     backend = _block_backend.get() or _default or _process_default()
@@ -233,7 +233,7 @@ def choose_path(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str
     record it for :func:`last_path`.
 
     ``unavailable`` says why that layer's kernel cannot run on its other arguments (e.g.
-    weights of another dtype), or is ``None``. Raises :class:`CUnavailableError` under
+    weights of another dtype), or is ``None``. Raises ``CUnavailableError`` under
     ``"c"`` when C cannot run.
     """
     return _choose(x, p, dt, None if unavailable is None else lambda: unavailable)

@@ -42,10 +42,10 @@ def constant_current_lif_encode(
     """Feed a constant current into LIF membranes (no synapse) and record the spikes.
 
     Each step: ``v = v + dt * tau_mem_inv * ((v_leak - v) + input_current)`` (the LIF's
-    :func:`~snnlearn.functional.lif.integrate_membrane` with the current as ``i1``; no synapse),
+    ``snnlearn.functional.lif.integrate_membrane`` with the current as ``i1``; no synapse),
     ``z = H(v - v_th)``, ``v = v - z * (v - v_reset)``. Larger currents spike more often
     (rate coding). The reset is written as Norse's ``lif_current_encoder`` writes it, not as
-    :func:`~snnlearn.functional.lif.reset`: both give ``v_reset`` after a spike, but
+    ``snnlearn.functional.lif.reset``: both give ``v_reset`` after a spike, but
     ``v - (v - v_reset)`` can differ from ``v_reset`` in the last bit, and this encoder
     matches Norse's bit for bit.
 

@@ -33,7 +33,7 @@ class ConstantCurrentLIFEncoder(NeuronModule):
     Args:
         seq_length (int): number of time steps ``T`` to encode into.
         p (LIFParameters): membrane parameters; tensor fields are registered on the encoder
-            as on the neuron layers (:class:`~snnlearn.module.neuron.NeuronModule`).
+            as on the neuron layers (``snnlearn.module.neuron.NeuronModule``).
         dt (float): time step in seconds. Default: ``0.001``.
 
     Shape:
@@ -64,7 +64,8 @@ class PoissonEncoder(torch.nn.Module):
         seq_length (int): number of time steps ``T``.
         f_max (float): rate in Hz of an input of 1. Default: ``100``.
         dt (float): time step in seconds. Default: ``0.001``.
-        generator (torch.Generator, optional): random numbers to draw from (seeded runs).
+        generator (torch.Generator): random numbers to draw from (seeded runs), or
+            ``None``.
 
     Shape:
         - input_values: :math:`(*)`, values in ``[0, 1]``.

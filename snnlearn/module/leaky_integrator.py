@@ -35,8 +35,8 @@ class LICell(NeuronModule):
         - Output: voltages :math:`(*)` and the new state.
 
     Attributes:
-        p (LIParameters): the parameters, tensor fields read from the layer.
-        dt (float): the time step.
+        p: the parameters, tensor fields read from the layer.
+        dt: the time step.
 
     Examples:
         >>> v, s = LICell()(torch.tensor([10.0]))
@@ -70,8 +70,8 @@ class LI(NeuronModule):
         - Output: voltages :math:`(T, *)` and the final state, fields :math:`(*)`.
 
     Attributes:
-        p (LIParameters): the parameters, tensor fields read from the layer.
-        dt (float): the time step.
+        p: the parameters, tensor fields read from the layer.
+        dt: the time step.
 
     Examples:
         >>> v, s = LI()(torch.ones(5, 2))

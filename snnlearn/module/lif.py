@@ -28,7 +28,7 @@ class LIFCell(NeuronModule):
     Args:
         p (LIFParameters): neuron parameters. Plain numbers are shared by all neurons;
             tensor fields (per-neuron or learnable) are registered on the layer as
-            parameters or buffers ``p_<field>`` (see :class:`~snnlearn.module.neuron.NeuronModule`).
+            parameters or buffers ``p_<field>`` (see ``snnlearn.module.neuron.NeuronModule``).
         dt (float): time step in seconds. Default: ``0.001``.
 
     Shape:
@@ -38,9 +38,9 @@ class LIFCell(NeuronModule):
         - Output: spikes ``z`` :math:`(*)` (0 or 1, in the input's dtype) and the new state.
 
     Attributes:
-        p (LIFParameters): the parameters, with tensor fields read from the layer's
+        p: the parameters, with tensor fields read from the layer's
             parameters and buffers (so they follow ``.to()`` and training).
-        dt (float): the time step.
+        dt: the time step.
 
     Examples:
         >>> cell = LIFCell()
@@ -78,8 +78,8 @@ class LIF(NeuronModule):
         - Output: spikes :math:`(T, *)` and the final state, fields :math:`(*)`.
 
     Attributes:
-        p (LIFParameters): the parameters, as for :class:`LIFCell`.
-        dt (float): the time step.
+        p: the parameters, as for :class:`LIFCell`.
+        dt: the time step.
 
     Examples:
         >>> z, state = LIF()(torch.ones(100, 1) * 0.3)

@@ -24,16 +24,16 @@ _RECURRENT_ARGS = r"""input_size (int): size of the input's last axis.
         autapses (bool): allow a synapse from a neuron onto itself. Default: ``False``:
             the diagonal of ``recurrent_weights`` is set to zero (also in given weights)
             and its gradient is masked, so it stays zero.
-        input_weights (Tensor, keyword-only): ``(hidden_size, input_size)`` to start from.
-        recurrent_weights (Tensor, keyword-only): ``(hidden_size, hidden_size)`` to start
-            from.
+        input_weights (torch.Tensor): keyword-only: ``(hidden_size, input_size)`` to start from.
+        recurrent_weights (torch.Tensor): keyword-only: ``(hidden_size, hidden_size)`` to
+            start from.
 
     Attributes:
-        input_weights (Parameter): ``(hidden_size, input_size)``; unless given, drawn from
+        input_weights: ``(hidden_size, input_size)``; unless given, drawn from
             N(0, 2 / hidden_size) exactly as Norse 1.1.0 draws it (same seed, same bits).
-        recurrent_weights (Parameter): ``(hidden_size, hidden_size)``, drawn likewise.
-        p (LIFParameters): the parameters, tensor fields read from the layer.
-        dt (float): the time step."""
+        recurrent_weights: ``(hidden_size, hidden_size)``, drawn likewise.
+        p: the parameters, tensor fields read from the layer.
+        dt: the time step."""
 
 
 class _RecurrentBase(NeuronModule):
