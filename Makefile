@@ -26,8 +26,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
 # The course environment: requirements.txt and snnlearn with its C extension.
-$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py snnlearn/_lif.c snnlearn/_lif_kernels.h \
-          snnlearn/_lif_recurrent.c snnlearn/_lif_recurrent_kernels.h snnlearn/_buffers.h
+$(COURSE): $(BIN)/python requirements.txt pyproject.toml setup.py \
+          $(wildcard snnlearn/_compiled/*.c snnlearn/_compiled/*.h)
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip install -q --no-build-isolation -e .
 	@touch $@
@@ -59,8 +59,9 @@ book: $(COURSE) _build/.library-stamp
 book-clean:
 	rm -rf _build
 
+# --durations=25: the slowest tests and fixtures, so that the time CI spends is visible.
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # Day-to-day tier: everything not marked slow (no book build, no browser, no grading runs).
 test-fast: $(DEV)

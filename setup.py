@@ -1,15 +1,17 @@
 """Declares the C extension; everything else is in pyproject.toml.
 
 The kernels are plain C against the Python headers only (no torch headers, no ninja).
--ffp-contract=off keeps gcc from fusing multiply-adds, so results match PyTorch's to the bit;
+-ffp-contract=off keeps gcc from fusing multiply-adds, which would round differently from
+PyTorch's separate multiply and add (tests/test_lif_c_vs_reference.py checks that forward
+spikes and states equal the reference's bit for bit in float32 and float64);
 -fno-trapping-math lets it vectorize the spike comparison (results unchanged).
 -fopenmp: large calls split their neurons over OpenMP threads, which are PyTorch's own pool at
-run time (see run_parallel in _lif.c); a compiler without OpenMP builds them single-threaded.
+run time (see run_parallel in snnlearn/_compiled/_lif.c); a compiler without OpenMP builds them single-threaded.
 
 Every extension is optional (OptionalBuildExt): on a machine without a working C compiler
 ``pip install .`` still installs snnlearn, whose PyTorch reference then runs every step
 (same numbers, slower). The build says so in one line starting "snnlearn:" (pip shows it
-with ``-v``) and records why in ``snnlearn/_c_build_skipped.txt``, which
+with ``-v``) and records why in ``snnlearn/_compiled/_c_build_skipped.txt``, which
 ``snnlearn.why_not_c`` reports at run time.
 """
 
@@ -18,7 +20,8 @@ import os
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SKIPPED_NOTE = os.path.join("snnlearn", "_c_build_skipped.txt")
+COMPILED = "snnlearn/_compiled"  # the C sources and headers (see its __init__.py)
+SKIPPED_NOTE = os.path.join(*COMPILED.split("/"), "_c_build_skipped.txt")
 
 
 class OptionalBuildExt(build_ext):
@@ -75,16 +78,17 @@ setup(
     cmdclass={"build_ext": OptionalBuildExt},
     ext_modules=[
         Extension(
-            "snnlearn._lif",
-            sources=["snnlearn/_lif.c"],
-            depends=["snnlearn/_lif_kernels.h", "snnlearn/_buffers.h"],
+            "snnlearn._compiled._lif",
+            sources=[f"{COMPILED}/_lif.c"],
+            depends=[f"{COMPILED}/{name}" for name in ("_lif_kernels.h", "_common.h", "_buffers.h")],
             extra_compile_args=list(COMPILE_ARGS),
             extra_link_args=list(OPENMP),
         ),
         Extension(
-            "snnlearn._lif_recurrent",
-            sources=["snnlearn/_lif_recurrent.c"],
-            depends=["snnlearn/_lif_recurrent_kernels.h", "snnlearn/_buffers.h"],
+            "snnlearn._compiled._lif_recurrent",
+            sources=[f"{COMPILED}/_lif_recurrent.c"],
+            depends=[f"{COMPILED}/{name}"
+                     for name in ("_lif_recurrent_kernels.h", "_common.h", "_buffers.h")],
             extra_compile_args=list(COMPILE_ARGS),
             extra_link_args=list(OPENMP),
         ),

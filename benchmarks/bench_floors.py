@@ -31,8 +31,8 @@ from typing import Callable, Dict
 import torch
 
 import snnlearn
-from snnlearn import _lif, _lif_recurrent
-from snnlearn._lif_autograd import _scalars
+from snnlearn._compiled import _lif, _lif_recurrent
+from snnlearn._compiled.lif_autograd import _scalars
 
 DT = 0.001
 

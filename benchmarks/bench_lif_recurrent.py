@@ -152,7 +152,7 @@ def dense_report(hidden: int, ours_fb: float, min_total: float) -> None:
 
 def c_backward_time(hidden: int, min_total: float) -> float:
     """Seconds of one C BPTT call (snnlearn._lif_recurrent.backward) at the benchmark size."""
-    from snnlearn import _lif_recurrent
+    from snnlearn._compiled import _lif_recurrent
 
     g = torch.Generator().manual_seed(2)
     shape = (T, BATCH, hidden)
@@ -189,7 +189,7 @@ def main(argv=None) -> None:
     sizes = [int(h) for h in args.hidden.split(",")]
     min_total = 0.2 if args.quick else 1.0
     try:
-        from snnlearn import _lif_recurrent  # noqa: F401
+        from snnlearn._compiled import _lif_recurrent  # noqa: F401
         built = True
     except ImportError:
         built = False

@@ -1,11 +1,18 @@
-"""Which implementation runs a LIF step (or a leaky-integrator sequence): the C kernels or
-the PyTorch reference.
+"""Which implementation runs a neuron layer: the C kernels or the PyTorch reference.
+
+The one place that decides, for all three kinds of neuron: LIF (``LIFCell``, ``LIF``), the
+leaky integrator (``LI``) and recurrent LIF (``LIFRecurrent``). The library reads in layers:
+
+- ``snnlearn.functional``: the reference, pure step functions and their time loops;
+- ``snnlearn._compiled``: the C kernels and the autograd Functions over them;
+- this module: checks the arguments, picks one of the two, records which ran;
+- ``snnlearn.module``: the ``nn.Module`` layers, which call the functions here.
 
 ``"auto"`` (the default) uses the C kernels whenever they can: CPU tensors of dtype float32
 or float64 with parameters that are plain Python numbers and the SuperSpike surrogate.
 Anything else (CUDA, float16, per-neuron or learnable parameter tensors) runs the
 reference in ``snnlearn.functional``. Both compute the same numbers; the tests
-hold them to float64 ~1e-12 and float32 ~1e-6.
+hold them to float64 ~1e-12 and float32 ~1e-6 (the forward pass of LIF and LI bit for bit).
 
 The switch is public, for teaching and testing:
 
@@ -27,7 +34,13 @@ a ``use_backend`` block.
 The environment variable ``SNNLEARN_BACKEND`` (``auto``, ``c`` or ``reference``) sets that
 default. It is checked at the first LIF call (or ``get_backend()``), not at import: with
 ``SNNLEARN_BACKEND=c`` and no compiled extension, ``import snnlearn`` works and the first
-call raises a ``RuntimeError`` that says what is missing.
+call raises ``CUnavailableError``, which says what is missing.
+
+Asking for C where it cannot run raises ``CUnavailableError``, always: at
+``set_backend("c")`` / ``use_backend("c")`` when the extensions are not built, and at a
+call under ``"c"`` whose arguments the kernels cannot take (the message gives the reason
+:func:`why_not_c` gives). It is a ``RuntimeError`` and a ``ValueError``, so code written
+against either keeps working.
 """
 
 from __future__ import annotations
@@ -39,10 +52,13 @@ from typing import Iterator, Optional, Tuple
 
 import torch
 
+from ._compiled import IMPORT_ERROR as _IMPORT_ERROR
+from ._compiled import lif_autograd as _lif_autograd
+from ._compiled import lif_recurrent_autograd as _lif_recurrent_autograd
 from .functional.leaky_integrator import (
     LIParameters,
     LIState,
-    li_feed_forward_step,
+    li_feed_forward_sequence,
     li_initial_state,
 )
 from .functional.lif import (
@@ -52,20 +68,11 @@ from .functional.lif import (
     lif_feed_forward_step,
     lif_initial_state,
 )
-
-try:  # the extension is built by `pip install -e .`; without it everything still runs
-    from . import _lif_autograd
-except ImportError as _error:  # pragma: no cover - exercised by tests/test_no_compiler.py
-    _lif_autograd = None
-    # setup.py leaves this note when no C compiler could build the extension at install.
-    _NOTE = os.path.join(os.path.dirname(__file__), "_c_build_skipped.txt")
-    _IMPORT_ERROR: Optional[str] = (open(_NOTE).read().strip() if os.path.isfile(_NOTE)
-                                    else str(_error))
-else:
-    _IMPORT_ERROR = None
+from .functional.lif_recurrent import LIFState, lif_recurrent_sequence as _recurrent_reference
 
 __all__ = [
     "BACKENDS",
+    "CUnavailableError",
     "c_available",
     "get_backend",
     "set_backend",
@@ -76,6 +83,7 @@ __all__ = [
     "lif_step",
     "lif_sequence",
     "li_sequence",
+    "lif_recurrent_sequence",
 ]
 
 BACKENDS = ("auto", "c", "reference")
@@ -91,18 +99,24 @@ _block_backend: contextvars.ContextVar = contextvars.ContextVar("snnlearn_backen
 _last_path: contextvars.ContextVar = contextvars.ContextVar("snnlearn_last_path", default=None)
 
 
+class CUnavailableError(RuntimeError, ValueError):
+    """The C kernels were asked for (backend ``"c"``) but cannot run: the extensions are not
+    built, or they cannot take these arguments. The message says why."""
+
+
 def c_available() -> bool:
-    """True when the compiled C extension ``snnlearn._lif`` could be imported."""
-    return _lif_autograd is not None
+    """True when every compiled extension (``snnlearn._compiled._lif`` and
+    ``snnlearn._compiled._lif_recurrent``) could be imported."""
+    return _lif_autograd is not None and _lif_recurrent_autograd is not None
 
 
 def _checked(name: str, source: str) -> str:
     if name not in BACKENDS:
         raise ValueError(f"{source} must be one of {BACKENDS}, got {name!r}")
     if name == "c" and not c_available():
-        raise RuntimeError(
-            f"{source} asks for the C kernels but the extension snnlearn._lif is not built "
-            f"({_IMPORT_ERROR}); build it with `pip install -e .` (see README.md) or choose "
+        raise CUnavailableError(
+            f"{source} asks for the C kernels but the C extensions are not built "
+            f"({_IMPORT_ERROR}); build them with `pip install -e .` (see README.md) or choose "
             "'auto' or 'reference'"
         )
     return name
@@ -170,8 +184,8 @@ _plain_parameters: tuple = (None, None)
 def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     """Why the C kernels cannot run on these arguments (``p``: ``LIFParameters`` or
     ``LIParameters``), or ``None`` if they can."""
-    if not c_available():
-        return f"the C extension is not built ({_IMPORT_ERROR})"
+    if _lif_autograd is None:
+        return f"the C extension snnlearn._compiled._lif is not built ({_IMPORT_ERROR})"
     if x.device.type != "cpu":
         return f"input is on {x.device}, the C kernels run on the CPU"
     if x.dtype not in C_DTYPES:
@@ -194,28 +208,35 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     return None
 
 
-def _choose(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str] = None) -> str:
+def _choose(x: torch.Tensor, p, dt, unavailable=None) -> str:
+    """``"c"`` or ``"reference"`` for one call, recorded for :func:`last_path`.
+
+    ``unavailable``: for a layer with more arguments than ``(x, p, dt)``, a function of no
+    arguments that says why its kernel cannot run on them (or returns ``None``); it is only
+    asked when C is an option. Raises ``CUnavailableError`` under ``"c"`` when C
+    cannot run.
+    """
     backend = _block_backend.get() or _default or _process_default()
     if backend == "reference":
         path = "reference"
     else:
-        reason = why_not_c(x, p, dt) or unavailable
+        reason = why_not_c(x, p, dt) or (unavailable() if unavailable is not None else None)
         if reason is not None and backend == "c":
-            raise ValueError(f"backend 'c' was requested but {reason}")
+            raise CUnavailableError(f"backend 'c' was requested but {reason}")
         path = "reference" if reason else "c"
     _last_path.set(path)
     return path
 
 
 def choose_path(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str] = None) -> str:
-    """Pick ``"c"`` or ``"reference"`` for one call of a layer with its own C kernel (the
-    recurrent LIF), by the rules above, and record it for :func:`last_path`.
+    """Pick ``"c"`` or ``"reference"`` for one call of a layer by the rules above, and
+    record it for :func:`last_path`.
 
     ``unavailable`` says why that layer's kernel cannot run on its other arguments (e.g.
-    weights of another dtype), or is ``None``. Raises ``ValueError`` under ``"c"`` when C
-    cannot run.
+    weights of another dtype), or is ``None``. Raises ``CUnavailableError`` under
+    ``"c"`` when C cannot run.
     """
-    return _choose(x, p, dt, unavailable)
+    return _choose(x, p, dt, None if unavailable is None else lambda: unavailable)
 
 
 def _check_input(x, name: str) -> None:
@@ -295,18 +316,6 @@ def lif_sequence(
     return z, LIFFeedForwardState(v, i)
 
 
-def _li_sequence_reference(xs: torch.Tensor, state: LIState, p: LIParameters, dt
-                           ) -> Tuple[torch.Tensor, LIState]:
-    """The reference: :func:`snnlearn.functional.li_feed_forward_step` in a Python loop."""
-    voltages = []
-    for x in xs.unbind(0):
-        v, state = li_feed_forward_step(x, state, p, dt)
-        voltages.append(v)
-    if not voltages:
-        return xs * 0, state  # T = 0: an empty result that stays linked to the input
-    return torch.stack(voltages), state
-
-
 def li_sequence(
     xs: torch.Tensor,
     state: Optional[LIState] = None,
@@ -333,7 +342,55 @@ def li_sequence(
     if _choose(xs, p, dt) == "reference":
         if state is None:
             state = li_initial_state(xs.new_zeros(xs.shape[1:]), p)
-        return _li_sequence_reference(xs, state, p, dt)
+        return li_feed_forward_sequence(xs, state, p, dt)
     v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
     ys, v, i = _lif_autograd.li_sequence_c(xs, v0, i0, p, dt)
     return ys, LIState(v, i)
+
+
+# ---- recurrent LIF ------------------------------------------------------------------------
+
+def _recurrent_why_not_c(x: torch.Tensor, state: Optional[LIFState],
+                         input_weights: torch.Tensor, recurrent_weights: torch.Tensor
+                         ) -> Optional[str]:
+    """Why the recurrent kernel cannot run on these arguments (beyond :func:`why_not_c`)."""
+    if _lif_recurrent_autograd is None:
+        return f"the C extension snnlearn._compiled._lif_recurrent is not built ({_IMPORT_ERROR})"
+    if x.dim() < 2:
+        return "input has no time axis (T, ..., input_size)"
+    for name, w in (("input_weights", input_weights), ("recurrent_weights", recurrent_weights)):
+        if w.dtype != x.dtype or w.device != x.device:
+            return f"{name} is {w.dtype} on {w.device}, the input {x.dtype} on {x.device}"
+    if state is not None:
+        shape = (*x.shape[1:-1], input_weights.shape[0])
+        for name in ("z", "v", "i"):
+            t = getattr(state, name, None)
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape \
+                    or t.dtype != x.dtype or t.device != x.device:
+                return f"state.{name} is not a {x.dtype} tensor of shape {shape} on {x.device}"
+    return None
+
+
+def lif_recurrent_sequence(
+    xs: torch.Tensor,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    state: Optional[LIFState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIFState]:
+    """Recurrent LIF over a time-first input ``(T, ..., input)`` on the chosen backend
+    (arguments as :func:`snnlearn.functional.lif_recurrent_sequence`, checked by the layer).
+
+    On the C path the input projection of all ``T`` steps is one matrix multiply and the
+    recurrence and its BPTT one C call each. Weights or a state the kernel cannot take
+    (another dtype or device, a mismatched state) run the reference, which reports them.
+    """
+    path = _choose(xs, p, dt, lambda: _recurrent_why_not_c(xs, state, input_weights,
+                                                           recurrent_weights))
+    if path == "reference":
+        return _recurrent_reference(xs, input_weights, recurrent_weights, state, p, dt)
+    z0, v0, i0 = (None, None, None) if state is None else state  # None: from rest
+    z, *final = _lif_recurrent_autograd.lif_recurrent_sequence_c(
+        xs, z0, v0, i0, input_weights, recurrent_weights, p, dt)
+    return z, LIFState(*final)

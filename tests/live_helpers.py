@@ -4,7 +4,6 @@ Playwright, a local Jupyter server (loopback, token), free ports, the notebook c
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -14,10 +13,9 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import jupytext
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT, course_chapters  # noqa: E402 - one reader of _toc.yml
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("SNNLEARN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -48,15 +46,8 @@ def browser_problem() -> str | None:
 
 
 def notebook_chapters() -> list[str]:
-    """Docnames of the _toc.yml pages that are MyST notebooks (have a kernelspec)."""
-    toc = (ROOT / "_toc.yml").read_text()
-    chapters = []
-    for name in re.findall(r"^\s*-?\s*(?:file|root):\s*(\S+)", toc, re.M):
-        docname = re.sub(r"\.(md|ipynb)$", "", name)
-        path = ROOT / (docname + ".md")
-        if path.is_file() and "kernelspec" in jupytext.read(path).metadata:
-            chapters.append(docname)
-    return chapters
+    """Docnames of the executed chapters of _toc.yml (tests/paths.py reads it)."""
+    return course_chapters()
 
 
 def free_port() -> int:

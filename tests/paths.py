@@ -8,12 +8,17 @@ table of contents. (pyproject.toml puts tests/ on pytest's ``pythonpath``: ``imp
 True
 >>> toc_pages()[0] == load_yaml("_toc.yml")["root"]
 True
+>>> load_module(EXERCISES / "build_sources.py") is load_module(EXERCISES / "build_sources.py")
+True
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import List, Optional
 
 import yaml
@@ -78,3 +83,21 @@ def course_chapters() -> List[str]:
     """The executed chapters (notebooks) of the TOC, in reading order: the pages that must
     run, show figures and offer Binder/Live Code."""
     return [page for page in toc_pages() if is_notebook(page)]
+
+
+def load_module(path: Path) -> ModuleType:
+    """A repository file that is not in a package (``exercises/grading.py`` ...) imported as
+    a module, once per session under one name (``_repo.exercises.grading``), so that every
+    test sees, and patches, the same module object."""
+    path = Path(path).resolve()
+    name = "_repo." + ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]

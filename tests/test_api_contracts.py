@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
 import torch
 from torch import nn
 
@@ -68,7 +71,6 @@ def test_sequential_state_threads_states_and_checks_their_number():
     assert [s is None for s in states] == [True, False, True, False]
     out2, states2 = model(torch.ones(5, 2), states)
     assert states2 is not states and not torch.equal(states2[3].v, states[3].v)
-    import pytest
 
     with pytest.raises(ValueError, match="2 entries but the model has 4 layers"):
         model(torch.ones(5, 2), [None, None])
@@ -83,11 +85,29 @@ def test_li_sequence_matches_cell_loop():
         torch.testing.assert_close(v, v_seq[t])
 
 
-def test_public_names():
-    for name in ["LIFParameters", "LIFFeedForwardState", "LIFState", "LIParameters", "LIState",
-                 "LIFCell", "LIF", "LICell", "LI", "SequentialState", "detach_state",
-                 "use_backend", "set_backend", "last_path", "c_available"]:
-        assert hasattr(snnlearn, name) and hasattr(snnlearn.torch, name), name
+PUBLIC_MODULES = ["snnlearn", "snnlearn.functional", "snnlearn.module", "snnlearn.backend",
+                  "snnlearn.energy", "snnlearn.state", "snnlearn.data"]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_public_names(name):
+    """Every name a public module lists in ``__all__`` exists, once; ``import *`` gives them."""
+    module = importlib.import_module(name)
+    names = list(module.__all__)
+    assert len(names) == len(set(names)), f"{name}.__all__ lists a name twice"
+    missing = [n for n in names if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ lists names it does not have: {missing}"
+    namespace: dict = {}
+    exec(f"from {name} import *", namespace)
+    assert set(names) <= set(namespace)
+
+
+def test_the_norse_import_path_exports_every_public_name():
+    assert set(snnlearn.__all__) <= set(dir(snnlearn.torch))
+    # the contract the course's notebooks rely on (DESIGN.md) is part of it
+    assert {"LIFParameters", "LIFFeedForwardState", "LIFState", "LIParameters", "LIState",
+            "LIFCell", "LIF", "LICell", "LI", "SequentialState", "detach_state",
+            "use_backend", "set_backend", "last_path", "c_available"} <= set(snnlearn.__all__)
 
 
 def test_plot_helpers_draw(tmp_path):

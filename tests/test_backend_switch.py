@@ -105,10 +105,10 @@ def test_use_backend_restores_on_error_and_nests():
 BLOCK_EXTENSION = """
 import sys
 
-class BlockExtension:  # as if snnlearn._lif had never been built
+class BlockExtension:  # as if snnlearn._compiled._lif had never been built
     def find_spec(self, name, path=None, target=None):
-        if name == "snnlearn._lif":
-            raise ImportError("snnlearn._lif blocked by the test")
+        if name == "snnlearn._compiled._lif":
+            raise ImportError("snnlearn._compiled._lif blocked by the test")
         return None
 
 sys.meta_path.insert(0, BlockExtension())
@@ -123,7 +123,7 @@ FIRST_USE_OF_C = """
     for attempt in range(2):             # every use fails the same way
         try:
             snnlearn.LIF()(torch.ones(3, 2))
-        except RuntimeError as error:
+        except snnlearn.backend.CUnavailableError as error:
             print("error:", error)
         else:
             print("no error")
@@ -145,7 +145,7 @@ SCRIPTS = {"c": (FIRST_USE_OF_C, "c"), "auto": (AUTO_WITHOUT_C, None), "fast": (
 
 @pytest.fixture(scope="module")
 def without_extension() -> dict:
-    """Each script run in a fresh interpreter where snnlearn._lif cannot be imported, with
+    """Each script run in a fresh interpreter where snnlearn._compiled._lif cannot be imported, with
     SNNLEARN_BACKEND set as given (all started at once: each pays for importing torch)."""
     running = {}
     for name, (code, backend) in SCRIPTS.items():
@@ -169,7 +169,7 @@ def test_backend_c_without_the_extension_fails_at_first_use_with_a_clear_message
     assert lines[0] == "imported"
     assert len(lines) == 3 and all(line.startswith("error:") for line in lines[1:]), lines
     message = lines[1]
-    for words in ("SNNLEARN_BACKEND", "not built", "snnlearn._lif blocked by the test",
+    for words in ("SNNLEARN_BACKEND", "not built", "snnlearn._compiled._lif blocked by the test",
                   "pip install -e ."):
         assert words in message, message
 
@@ -184,3 +184,17 @@ def test_a_misspelt_backend_variable_fails_at_first_use_naming_it(without_extens
     result = without_extension["fast"]
     assert result.returncode == 0, result.stderr
     assert "SNNLEARN_BACKEND must be one of" in result.stdout and "'fast'" in result.stdout
+
+
+def test_asking_for_c_where_it_cannot_run_raises_one_exception_type():
+    """CUnavailableError wherever "c" cannot run (here: a dtype the kernels do not take,
+    for each neuron kind); it is a RuntimeError and a ValueError, as it was before."""
+    from snnlearn.backend import CUnavailableError
+
+    assert issubclass(CUnavailableError, RuntimeError) and issubclass(CUnavailableError, ValueError)
+    x = torch.ones(4, 2, 3, dtype=torch.float16)
+    layers = [snnlearn.LIF(), snnlearn.LIFCell(), snnlearn.LI(),
+              snnlearn.LIFRecurrent(3, 5).half()]
+    for layer in layers:
+        with snnlearn.use_backend("c"), pytest.raises(CUnavailableError, match="float16"):
+            layer(x)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BINDER = ROOT / "binder"
+from paths import BINDER, ROOT
 
 
 def requirement_names(path: Path) -> dict:
@@ -79,6 +78,7 @@ def test_post_build_installs_the_package_and_opens_markdown_as_notebooks():
     assert "jupytext-config set-default-viewer" in script
 
 
+@pytest.mark.slow  # runs repo2docker
 def test_repo2docker_dockerfile_installs_requirements_and_runs_post_build():
     repo2docker = Path(sys.executable).parent / "repo2docker"
     if not repo2docker.exists():

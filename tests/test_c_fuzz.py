@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
+import pytest
 
-COMPILED_MODULES = ["snnlearn._lif", "snnlearn._lif_recurrent"]
+COMPILED_MODULES = ["snnlearn._compiled._lif", "snnlearn._compiled._lif_recurrent"]
 CLEAN_ERRORS = (TypeError, ValueError, OverflowError)
 GUARD = 7  # sentinel elements on each side of every buffer a builder makes
 SENTINEL = -12345.0
@@ -63,7 +64,7 @@ def guards_intact(array: np.ndarray) -> bool:
 
 def lif_sizes(rng) -> Tuple[int, int]:
     """(steps, neurons): mostly small, sometimes at block and thread-split boundaries."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     roll = rng.random()
     if roll < 0.01:  # large enough to be split over threads
@@ -97,7 +98,7 @@ def lif_backward_call(rng):
 
 def recurrent_sizes(rng):
     """(steps, batch, hidden): mostly small, sometimes large enough to split over threads."""
-    from snnlearn import _lif_recurrent
+    from snnlearn._compiled import _lif_recurrent
 
     if rng.random() < 0.02:
         return 2, _lif_recurrent.PARALLEL_MIN_WORK // 128 + int(rng.integers(0, 5)), 64
@@ -161,14 +162,14 @@ class Case:
 
 # One row per compiled function. Another compiled module adds its rows here.
 CASES: List[Case] = [
-    Case("snnlearn._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
-    Case("snnlearn._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
-    Case("snnlearn._lif_recurrent", "forward", lif_recurrent_forward_call,
+    Case("snnlearn._compiled._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
+    Case("snnlearn._compiled._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
+    Case("snnlearn._compiled._lif_recurrent", "forward", lif_recurrent_forward_call,
          outputs=(2, 3, 4, 5), optional=(5,), counts=("steps", "batch", "hidden")),
-    Case("snnlearn._lif_recurrent", "backward", lif_recurrent_backward_call,
+    Case("snnlearn._compiled._lif_recurrent", "backward", lif_recurrent_backward_call,
          outputs=(3, 4, 5), counts=("steps", "batch", "hidden")),
-    Case("snnlearn._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
-    Case("snnlearn._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._compiled._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._compiled._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
 ]
 
 
@@ -442,11 +443,11 @@ def test_compiled_functions_never_crash_and_refuse_bad_arguments_cleanly():
     import pytest
 
     try:
-        lif = importlib.import_module("snnlearn._lif")
+        lif = importlib.import_module("snnlearn._compiled._lif")
     except ImportError:
         pytest.skip("C extension not built")
     report = run_child(seed=20261203, calls=3000)
-    assert report["summary"]["modules"]["snnlearn._lif"] == lif.__file__, "the child fuzzed another build"
+    assert report["summary"]["modules"]["snnlearn._compiled._lif"] == lif.__file__, "the child fuzzed another build"
     assert report["problem_count"] == 0, "\n".join(report["problems"])
     for case in CASES:
         key = f"{case.module}.{case.function}"
@@ -457,7 +458,7 @@ def test_compiled_functions_never_crash_and_refuse_bad_arguments_cleanly():
         assert tally.get("ok", 0) >= 750, tally  # the valid quarter at least
         for error in ("TypeError", "ValueError", "OverflowError"):
             assert tally.get(error, 0) > 10, f"{key}: too few {error}s to trust: {tally}"
-    assert any(key.startswith("generic snnlearn._lif.") for key in report["summary"])
+    assert any(key.startswith("generic snnlearn._compiled._lif.") for key in report["summary"])
 
 
 def test_the_child_reports_a_crash_as_a_signal(tmp_path):
@@ -486,6 +487,112 @@ def test_a_sanitized_run_tests_the_sanitized_build():
         with open(module.__file__, "rb") as library:
             binary = library.read()
         assert b"__asan_report" in binary and b"__ubsan_handle" in binary, f"{name} is not sanitized"
+
+
+# ---- each way to break a call, once per compiled function ------------------------------
+# The buffer checks live once in _buffers.h and the thread and size checks in _common.h and
+# each module; these tests run every check on every function of CASES (the fuzzer above
+# finds the crashes, these pin the messages a caller reads).
+
+def _module_or_skip(case: Case):
+    try:
+        return importlib.import_module(case.module)
+    except ImportError:
+        pytest.skip(f"{case.module} is not built")
+
+
+def nonempty_call(case: Case):
+    """A valid call of ``case`` whose buffers are small and all non-empty (same every run),
+    with the names of its positional arguments."""
+    function = getattr(_module_or_skip(case), case.function)
+    names = list(inspect.signature(function).parameters)
+    for seed in range(1000):
+        rng = np.random.default_rng(seed)
+        args, kwargs = case.valid_call(rng)
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        if len(arrays) == len(args) and all(0 < a.size < 5000 for a in arrays):
+            kwargs["threads"] = 1
+            return function, names[:len(args)], args, kwargs
+    raise AssertionError(f"no small valid call of {case.module}.{case.function}")
+
+
+CASE_IDS = [f"{case.module.rsplit('.', 1)[-1]}.{case.function}" for case in CASES]
+BUFFER_POSITIONS = [(case, k) for case in CASES for k in range(len(case.valid_call(
+    np.random.default_rng(0))[0]))]
+BUFFER_IDS = [f"{case.module.rsplit('.', 1)[-1]}.{case.function}-{k}" for case, k in BUFFER_POSITIONS]
+OUTPUT_POSITIONS = [(case, k) for case in CASES for k in case.outputs]
+OUTPUT_IDS = [f"{case.module.rsplit('.', 1)[-1]}.{case.function}-{k}" for case, k in OUTPUT_POSITIONS]
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_a_valid_call_runs(case):
+    function, _, args, kwargs = nonempty_call(case)
+    assert function(*args, **kwargs) is None
+
+
+@pytest.mark.parametrize("case, position", BUFFER_POSITIONS, ids=BUFFER_IDS)
+def test_each_buffer_is_checked_by_name(case, position):
+    function, names, args, kwargs = nonempty_call(case)
+    name, size = names[position], args[position].size
+    other = np.float64 if args[position].dtype == np.float32 else np.float32
+
+    def call_with(replacement):
+        return function(*(args[:position] + [replacement] + args[position + 1:]), **kwargs)
+
+    if position in case.optional:
+        assert call_with(None) is None
+    else:  # (backward's v_pre: "is required", a ValueError)
+        with pytest.raises((TypeError, ValueError),
+                           match=f"^{name} (must be a float32 or float64 buffer|is required)"):
+            call_with(None)
+    for bad in ([1.0] * size, "x", 3.0):
+        with pytest.raises(TypeError, match=f"^{name} must be a float32 or float64 buffer"):
+            call_with(bad)
+    with pytest.raises(ValueError, match="elements, expected"):  # this one or one it sizes
+        call_with(np.zeros(size + 1, args[position].dtype))
+    with pytest.raises(TypeError, match=f"^{name} must hold float32 or float64"):
+        call_with(np.ones(size, np.int32))
+    with pytest.raises(TypeError, match="one dtype"):
+        call_with(np.zeros(size, other))
+    with pytest.raises(ValueError, match=f"^{name} must be a (C-)?contiguous"):
+        call_with(np.zeros(2 * size, args[position].dtype)[::2])
+
+
+@pytest.mark.parametrize("case, position", OUTPUT_POSITIONS, ids=OUTPUT_IDS)
+def test_each_output_must_be_writable_and_apart(case, position):
+    function, names, args, kwargs = nonempty_call(case)
+    name = names[position]
+    frozen = list(args)
+    frozen[position] = read_only(args[position])
+    with pytest.raises(ValueError, match=f"^{name} must be a C-contiguous, writable"):
+        function(*frozen, **kwargs)
+    same_size = [k for k, a in enumerate(args) if k != position and a.size == args[position].size]
+    assert same_size, "no other buffer of this size to overlap with"
+    aliased = list(args)
+    aliased[position] = args[same_size[0]]
+    with pytest.raises(ValueError, match="overlaps"):
+        function(*aliased, **kwargs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("threads, error", [(0, ValueError), (-3, ValueError),
+                                            (2**31, OverflowError), (1.5, TypeError)])
+def test_bad_thread_counts(case, threads, error):
+    function, _, args, kwargs = nonempty_call(case)
+    with pytest.raises(error):
+        function(*args, **dict(kwargs, threads=threads))
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_bad_counts_and_missing_keywords(case):
+    function, _, args, kwargs = nonempty_call(case)
+    for count in case.counts:
+        with pytest.raises(ValueError, match=">= 0|>= 1"):
+            function(*args, **dict(kwargs, **{count: -1}))
+    with pytest.raises(OverflowError):
+        function(*args, **dict(kwargs, **{count: 2**62 for count in case.counts}))
+    with pytest.raises(TypeError):
+        function(*args, **{k: v for k, v in kwargs.items() if k != "steps"})
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--child":

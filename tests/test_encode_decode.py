@@ -227,3 +227,36 @@ def test_first_spike_time_of_integer_spikes():
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises((TypeError, ValueError), match=name):
         call()
+
+
+@pytest.mark.parametrize("p", [LIFParameters(),
+                               LIFParameters(tau_mem_inv=130.0, v_leak=0.1, v_th=0.8, v_reset=-0.3)])
+def test_lif_encoders_equal_norses_bit_for_bit(p):
+    """constant_current_lif_encode shares the LIF's integrate line (functional/lif.py) and
+    keeps Norse's reset form: the spikes are Norse's exactly, also with v_reset != 0."""
+    norse_encode = pytest.importorskip("norse.torch.functional.encode")
+    from norse.torch.functional.lif import LIFParameters as NorseLIFParameters
+
+    currents = torch.linspace(-1.0, 12.0, 301, dtype=torch.float32)
+    norse_p = NorseLIFParameters(tau_mem_inv=torch.as_tensor(p.tau_mem_inv),
+                                 v_leak=torch.as_tensor(p.v_leak), v_th=torch.as_tensor(p.v_th),
+                                 v_reset=torch.as_tensor(p.v_reset))
+    ours = snnlearn.constant_current_lif_encode(currents, 60, p)
+    theirs = norse_encode.constant_current_lif_encode(currents, 60, norse_p)
+    assert ours.sum() > 100 and torch.equal(ours, theirs)
+    assert torch.equal(snnlearn.spike_latency_lif_encode(currents, 60, p),
+                       norse_encode.spike_latency_lif_encode(currents, 60, norse_p))
+
+
+@pytest.mark.parametrize("encoder", [snnlearn.ConstantCurrentLIFEncoder,
+                                     snnlearn.SpikeLatencyLIFEncoder])
+def test_lif_encoders_own_their_tensor_parameters_as_the_neuron_layers_do(encoder):
+    p = LIFParameters(v_th=torch.nn.Parameter(torch.tensor([0.5, 1.0])),
+                      tau_mem_inv=torch.tensor([100.0, 50.0]))
+    layer = encoder(10, p)
+    assert [name for name, _ in layer.named_parameters()] == ["p_v_th"]
+    assert [name for name, _ in layer.named_buffers()] == ["p_tau_mem_inv"]
+    layer.double()
+    assert layer.p.v_th.dtype == torch.float64 and layer.p.tau_mem_inv.dtype == torch.float64
+    assert layer(torch.tensor([3.0, 3.0], dtype=torch.float64)).shape == (10, 2)
+    assert "seq_length=10" in repr(layer)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import snnlearn
 from snnlearn import LI, LIParameters, LIState
-from snnlearn._lif_autograd import LISequenceFunction
+from snnlearn._compiled.lif_autograd import LISequenceFunction
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 

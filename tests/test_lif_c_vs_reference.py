@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import snnlearn
 from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
-from snnlearn._lif_autograd import LIFSequenceFunction
+from snnlearn._compiled.lif_autograd import LIFSequenceFunction
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 
@@ -103,6 +103,23 @@ def test_step_kernel_matches_reference(seed, steps, shape, dtype, p, dt):
     assert_same(run_cell("reference", *problem, p, dt), run_cell("c", *problem, p, dt), dtype)
 
 
+@SETTINGS
+@given(seed=st.integers(0, 2**31), steps=st.integers(0, 30), shape=shapes, dtype=dtypes,
+       p=parameters, dt=time_steps, from_rest=st.booleans())
+def test_forward_is_bit_identical(seed, steps, shape, dtype, p, dt, from_rest):
+    """The claim setup.py makes for -ffp-contract=off: the C forward pass gives the
+    reference's spikes and final state bit for bit (same operations in the same order)."""
+    xs, v0, i0, _ = random_problem(seed, steps, shape, dtype)
+    state = None if from_rest else LIFFeedForwardState(v0, i0)
+    results = {}
+    for backend in ("reference", "c"):
+        with snnlearn.use_backend(backend):
+            z, final = LIF(p, dt)(xs, state)
+        results[backend] = (z, final.v, final.i)
+    for name, ref, fused in zip(("z", "v", "i"), results["reference"], results["c"]):
+        assert torch.equal(ref, fused), f"{name} differs in some bit"
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_spikes_happen_and_match_at_default_parameters(dtype):
     """A sanity anchor for the property tests: defaults, many neurons, many spikes."""
@@ -115,7 +132,7 @@ def test_spikes_happen_and_match_at_default_parameters(dtype):
 
 def test_block_boundaries():
     """Neuron counts around the kernel's block size (state kept per block)."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     for n in (_lif.BLOCK - 1, _lif.BLOCK, _lif.BLOCK + 1, 2 * _lif.BLOCK + 3):
         problem = random_problem(n, 7, (n,), torch.float64)
@@ -156,7 +173,7 @@ def test_inference_path_without_autograd_matches_and_leaves_the_state_alone(dtyp
 def test_large_calls_split_over_threads_give_the_same_results(threads):
     """Above PARALLEL_MIN_WORK neuron-steps the C kernels split the neurons over threads
     (ranges aligned to 16 neurons; here n is not a multiple of anything): same results."""
-    from snnlearn import _lif
+    from snnlearn._compiled import _lif
 
     steps, n = 4, _lif.PARALLEL_MIN_WORK // 4 + 37
     problem = random_problem(threads, steps, (n,), torch.float32)
@@ -183,7 +200,7 @@ def test_the_kernels_share_pytorchs_openmp_runtime():
         "        return sorted({l.split()[-1] for l in maps\n"
         "                       if any(r in l for r in ('libgomp', 'libiomp', 'libomp'))})\n"
         "before = runtimes()\n"
-        "from snnlearn import _lif, _lif_recurrent\n"
+        "from snnlearn._compiled import _lif, _lif_recurrent\n"
         "print(json.dumps([before, runtimes(), _lif.MAX_THREADS]))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""The recurrent LIF C path (``snnlearn._lif_recurrent``) against the PyTorch reference.
+"""The recurrent LIF C path (``snnlearn._compiled._lif_recurrent``) against the PyTorch reference.
 
 Same spikes, states and gradients (input, initial state z/v/i, input_weights,
 recurrent_weights) on random shapes, parameters and ``dt`` (hypothesis); ``gradcheck`` on
@@ -26,8 +26,8 @@ from snnlearn import LIFParameters, LIFRecurrent
 from snnlearn.functional import LIFState
 
 try:
-    from snnlearn import _lif_recurrent
-    from snnlearn._lif_recurrent_autograd import LIFRecurrentSequenceFunction
+    from snnlearn._compiled import _lif_recurrent
+    from snnlearn._compiled.lif_recurrent_autograd import LIFRecurrentSequenceFunction
 except ImportError:  # pragma: no cover - a broken install
     _lif_recurrent = None
 
@@ -233,7 +233,9 @@ def test_state_carries_over_between_calls():
     assert torch.equal(whole, torch.cat([first, second]))
 
 
-# ---- the C module itself: arguments checked before any loop ----------------------------
+# ---- the C module itself ---------------------------------------------------------------
+# The argument checks every compiled function shares (buffers, threads, sizes) are tested
+# once for all of them, in tests/test_c_fuzz.py; here what only _lif_recurrent does.
 
 class TestCModuleArguments:
     steps, batch, hidden = 4, 3, 5
@@ -281,89 +283,11 @@ class TestCModuleArguments:
         with pytest.raises(TypeError, match="v_pre must be a float32 or float64 buffer .* got NoneType"):
             self.backward(b)
 
-    @pytest.mark.parametrize("name", ["xp", "w_rec_t", "v", "i", "z"])
-    def test_none_is_refused(self, name):
-        b = self.forward_buffers()
-        b[name] = None
-        with pytest.raises(TypeError, match=f"{name} must be a float32 or float64 buffer"):
-            self.forward(b)
-
-    @pytest.mark.parametrize("name, length", [("xp", 59), ("w_rec_t", 20), ("v", 16), ("z", 61)])
-    def test_wrong_length(self, name, length):
-        b = self.forward_buffers()
-        b[name] = np.zeros(length, np.float32)
-        with pytest.raises(ValueError, match=f"{name} has {length} elements, expected"):
-            self.forward(b)
-
-    @pytest.mark.parametrize("name", ["grad_z", "w_rec", "grad_i", "grad_i1"])
-    def test_wrong_length_backward(self, name):
-        b = self.backward_buffers()
-        b[name] = np.zeros(7, np.float32)
-        with pytest.raises(ValueError, match=f"{name} has 7 elements"):
-            self.backward(b)
-
-    def test_integer_buffer(self):
-        b = self.forward_buffers()
-        b["xp"] = np.ones(60, np.int32)
-        with pytest.raises(TypeError, match="xp must hold float32 or float64"):
-            self.forward(b)
-
-    def test_mixed_dtypes(self):
-        b = self.forward_buffers()
-        b["w_rec_t"] = np.ones(25, np.float64)
-        with pytest.raises(TypeError, match="one dtype"):
-            self.forward(b)
-
-    def test_non_contiguous(self):
-        b = self.forward_buffers()
-        b["w_rec_t"] = np.ones(50, np.float32)[::2]
-        with pytest.raises(ValueError, match="w_rec_t must be a C-contiguous"):
-            self.forward(b)
-
-    @pytest.mark.parametrize("name", ["v", "i", "z", "v_pre"])
-    def test_read_only_output(self, name):
-        b = self.forward_buffers()
-        b[name].setflags(write=False)
-        with pytest.raises(ValueError, match=f"{name} must be a C-contiguous, writable"):
-            self.forward(b)
-
-    def test_read_only_backward_output(self):
-        b = self.backward_buffers()
-        b["grad_i1"].setflags(write=False)
-        with pytest.raises(ValueError, match="grad_i1 must be a C-contiguous, writable"):
-            self.backward(b)
-
-    def test_overlapping_outputs(self):
-        b = self.forward_buffers()
-        b["v_pre"] = b["z"]
-        with pytest.raises(ValueError, match="overlaps"):
-            self.forward(b)
-
-    def test_output_overlapping_an_input(self):
-        b = self.backward_buffers()
-        b["grad_i1"] = b["grad_z"]
-        with pytest.raises(ValueError, match="overlaps"):
-            self.backward(b)
-
     @pytest.mark.parametrize("sizes", [dict(steps=-1), dict(batch=-2), dict(hidden=0),
                                        dict(threads=0)])
     def test_bad_sizes(self, sizes):
         with pytest.raises(ValueError, match=">= 1|>= 0"):
             self.forward(self.forward_buffers(), **sizes)
-
-    def test_overflowing_sizes(self):
-        with pytest.raises(OverflowError):
-            self.forward(self.forward_buffers(), steps=2**40, batch=2**20, hidden=2**10)
-
-    def test_not_a_buffer(self):
-        b = self.forward_buffers()
-        b["xp"] = [1.0] * 60
-        with pytest.raises(TypeError, match="xp must be a float32 or float64 buffer .* got list"):
-            self.forward(b)
-
-    def test_missing_keyword(self):
-        with pytest.raises(TypeError):
-            _lif_recurrent.forward(*self.forward_buffers().values(), steps=4)
 
 
 def test_the_gil_is_released_inside_the_loops():

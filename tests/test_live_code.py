@@ -191,6 +191,7 @@ def move_slider(page, cell) -> list[str]:
     return []
 
 
+@pytest.mark.slow  # builds the site, runs a Jupyter server and Chromium
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_live_code_runs_the_chapter(docname, live_site, browser):
     base, build = live_site

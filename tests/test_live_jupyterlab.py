@@ -170,6 +170,7 @@ def open_and_run_all(browser, server, path: str, screenshot: Path):
     return page, context, problems
 
 
+@pytest.mark.slow  # runs JupyterLab in Chromium
 def test_chapter_opens_as_a_notebook_runs_and_renders_myst(lab, browser):
     server, work = lab
     docname = chapter_with_directives()
@@ -210,6 +211,7 @@ def test_chapter_opens_as_a_notebook_runs_and_renders_myst(lab, browser):
         context.close()
 
 
+@pytest.mark.slow  # runs JupyterLab in Chromium
 def test_completed_assignment_runs_in_jupyterlab(lab, browser):
     server, work = lab
     screenshots = work / "screenshots"

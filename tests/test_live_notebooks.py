@@ -10,7 +10,6 @@ build, and by running the install cell with and without a (fake) Colab.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import types
@@ -23,22 +22,11 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+from paths import CONFIG as CONFIG_FILE, ROOT, course_chapters
+
+CONFIG = yaml.safe_load(CONFIG_FILE.read_text())
 WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
-
-
-def notebook_chapters() -> list[str]:
-    """Docnames of the _toc.yml pages that are MyST notebooks (have a kernelspec)."""
-    toc = (ROOT / "_toc.yml").read_text()
-    names = re.findall(r"^\s*-?\s*(?:file|root):\s*(\S+)", toc, re.M)
-    chapters = []
-    for name in names:
-        docname = re.sub(r"\.(md|ipynb)$", "", name)
-        path = ROOT / (docname + ".md")
-        if path.is_file() and "kernelspec" in jupytext.read(path).metadata:
-            chapters.append(docname)
-    return chapters
+notebook_chapters = course_chapters  # the executed chapters, read from _toc.yml by paths.py
 
 
 CHAPTERS = notebook_chapters()

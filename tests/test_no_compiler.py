@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT
 
 
 
@@ -68,13 +68,15 @@ def no_compiler_install(tmp_path_factory):
     return output, python, work
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_install_says_once_that_the_c_kernels_are_skipped(no_compiler_install):
     output, _, _ = no_compiler_install
     lines = [line for line in output.splitlines() if "snnlearn: no C compiler" in line]
     assert len(lines) == 1, f"expected one line about the missing compiler:\n{output[-3000:]}"
-    assert "snnlearn._lif" in lines[0] and "PyTorch reference" in lines[0]
+    assert "snnlearn._compiled._lif" in lines[0] and "PyTorch reference" in lines[0]
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_installed_package_runs_the_reference_and_says_why(no_compiler_install):
     _, python, work = no_compiler_install
     script = textwrap.dedent("""
@@ -113,14 +115,15 @@ def build_without_openmp(tmp_path_factory):
     return output, source
 
 
+@pytest.mark.slow  # installs or builds snnlearn in a scratch environment
 def test_a_compiler_without_openmp_builds_single_threaded_kernels(build_without_openmp):
     output, source = build_without_openmp
-    for name in ("snnlearn._lif", "snnlearn._lif_recurrent"):
+    for name in ("snnlearn._compiled._lif", "snnlearn._compiled._lif_recurrent"):
         assert f"snnlearn: {name} does not build with OpenMP" in output, output[-3000:]
-    assert not (source / "snnlearn" / "_c_build_skipped.txt").exists()
+    assert not (source / "snnlearn" / "_compiled" / "_c_build_skipped.txt").exists()
     script = textwrap.dedent("""
         import torch, snnlearn
-        from snnlearn import _lif
+        from snnlearn._compiled import _lif
         assert snnlearn.__file__.startswith(%r), snnlearn.__file__
         assert _lif.MAX_THREADS == 1, _lif.MAX_THREADS  # built without OpenMP
         torch.manual_seed(0)

@@ -30,9 +30,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import ROOT, is_notebook, load_yaml, source_of, toc_pages  # one reader of _toc.yml
 CHROMIUM = os.environ.get("SNNLEARN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,48 +60,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 
 # --- what the site should contain, read from the book's configuration ------------------
 
-def _load_yaml(name: str) -> dict:
-    return yaml.safe_load((ROOT / name).read_text()) or {}
+_load_yaml = load_yaml
+toc_docnames = toc_pages
 
-
-def toc_docnames() -> list[str]:
-    """The pages of ``_toc.yml`` in reading order (root first), without suffix."""
-    toc = _load_yaml("_toc.yml")
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-            for part in entry.get("parts", []) or []:
-                walk(part.get("chapters"))
-
-    for part in toc.get("parts", []) or []:
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    walk(toc.get("sections"))
-    return [re.sub(r"\.(md|ipynb|rst)$", "", name).strip("/") for name in names]
-
-
-def source_of(docname: str) -> Path | None:
-    for suffix in (".md", ".ipynb", ".rst"):
-        path = ROOT / (docname + suffix)
-        if path.is_file():
-            return path
-    return None
-
-
-def is_notebook(docname: str) -> bool:
-    """True for pages that myst-nb executes: .ipynb, or MyST text with a kernelspec."""
-    path = source_of(docname)
-    if path is None:
-        return False
-    if path.suffix == ".ipynb":
-        return True
-    match = re.match(r"---\n(.*?)\n---", path.read_text(), re.S)
-    return bool(match and "kernelspec" in (yaml.safe_load(match.group(1)) or {}))
 
 
 def chapter_docnames() -> list[str]:
@@ -412,6 +372,7 @@ def test_toc_lists_pages():
     assert not missing, f"_toc.yml names pages without a source file: {missing}"
 
 
+@pytest.mark.slow  # drives Chromium over the built site
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_as_a_learner_sees_it(docname, visit, screenshots):
     """Loads without JS errors, images load with alt text, chapters offer Binder/Live Code.
@@ -441,6 +402,7 @@ def test_page_as_a_learner_sees_it(docname, visit, screenshots):
     assert not problems, f"{docname}.html:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.slow  # drives Chromium over the built site
 def test_site_root_leads_to_the_first_page(visit):
     v = visit()
     page = v.goto("")
@@ -448,6 +410,7 @@ def test_site_root_leads_to_the_first_page(visit):
     assert_clean(v, "the site root")
 
 
+@pytest.mark.slow  # drives Chromium over the built site
 def test_next_and_previous_links_follow_the_toc(visit):
     """Clicking "next" from the first page visits every TOC page in order and stops at the
     last; on each page "previous" points back to the page before."""
@@ -478,6 +441,7 @@ def test_next_and_previous_links_follow_the_toc(visit):
     assert_clean(v, "walking the pages with next")
 
 
+@pytest.mark.slow  # drives Chromium over the built site
 def test_search_finds_lif(visit):
     v = visit()
     page = v.goto("search.html?q=LIF")
@@ -517,6 +481,7 @@ def math_pages(built_book) -> list[str]:
             if 'class="math' in (Path(built_book) / (d + ".html")).read_text(errors="replace")]
 
 
+@pytest.mark.slow  # drives Chromium over the built site
 def test_math_renders_without_the_network(built_book, visit, screenshots):
     """Every page with math loads MathJax from the site itself and typesets every formula:
     MathJax's output elements are there, no raw TeX is left in the visible text, and no

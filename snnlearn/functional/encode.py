@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from .lif import LIFParameters
+from .lif import LIFParameters, integrate_membrane
 from .threshold import threshold
 
 __all__ = [
@@ -41,8 +41,13 @@ def constant_current_lif_encode(
 ) -> torch.Tensor:
     """Feed a constant current into LIF membranes (no synapse) and record the spikes.
 
-    Each step: ``v = v + dt * tau_mem_inv * ((v_leak - v) + input_current)``, ``z = H(v - v_th)``,
-    ``v = v - z * (v - v_reset)``. Larger currents spike more often (rate coding).
+    Each step: ``v = v + dt * tau_mem_inv * ((v_leak - v) + input_current)`` (the LIF's
+    ``snnlearn.functional.lif.integrate_membrane`` with the current as ``i1``; no synapse),
+    ``z = H(v - v_th)``, ``v = v - z * (v - v_reset)``. Larger currents spike more often
+    (rate coding). The reset is written as Norse's ``lif_current_encoder`` writes it, not as
+    ``snnlearn.functional.lif.reset``: both give ``v_reset`` after a spike, but
+    ``v - (v - v_reset)`` can differ from ``v_reset`` in the last bit, and this encoder
+    matches Norse's bit for bit.
 
     >>> constant_current_lif_encode(torch.tensor([0.0, 2.0]), 20).sum(0)
     tensor([0., 2.])
@@ -51,7 +56,7 @@ def constant_current_lif_encode(
     v = torch.zeros_like(input_current)
     spikes = []
     for _ in range(seq_length):
-        v = v + dt * p.tau_mem_inv * ((p.v_leak - v) + input_current)
+        v = integrate_membrane(v, input_current, p, dt)
         z = threshold(v - p.v_th, p.method, p.alpha)
         v = v - z * (v - p.v_reset)
         spikes.append(z)

@@ -14,7 +14,10 @@ from typing import NamedTuple, Tuple, Union
 
 import torch
 
-__all__ = ["LIParameters", "LIState", "li_initial_state", "li_feed_forward_step"]
+from .lif import integrate
+
+__all__ = ["LIParameters", "LIState", "li_initial_state", "li_feed_forward_step",
+           "li_feed_forward_sequence"]
 
 Number = Union[float, torch.Tensor]
 
@@ -69,7 +72,27 @@ def li_feed_forward_step(
     >>> v, s.i
     (tensor([1.]), tensor([8.]))
     """
-    i_jump = state.i + x
-    v_new = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + i_jump)
-    i_decayed = i_jump + (-dt * p.tau_syn_inv) * i_jump
+    v_new, i_decayed = integrate(state.v, state.i + x, p, dt)
     return v_new, LIState(v=v_new, i=i_decayed)
+
+
+def li_feed_forward_sequence(
+    xs: torch.Tensor,
+    state: LIState,
+    p: LIParameters = LIParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIState]:
+    """Run :func:`li_feed_forward_step` over the first (time) axis of ``xs``: the voltages
+    of every step (shaped like ``xs``) and the final state.
+
+    >>> v, s = li_feed_forward_sequence(torch.full((3, 1), 10.0), li_initial_state(torch.zeros(1)))
+    >>> v.flatten()
+    tensor([1.0000, 2.7000, 4.8700])
+    """
+    voltages = []
+    for x in xs.unbind(0):  # unbind, not xs[t]: no full-size zero gradient per step
+        v, state = li_feed_forward_step(x, state, p, dt)
+        voltages.append(v)
+    if not voltages:
+        return xs * 0, state  # T = 0: an empty result that stays linked to the input
+    return torch.stack(voltages), state

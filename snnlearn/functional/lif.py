@@ -1,7 +1,10 @@
 """Current-based leaky integrate-and-fire (LIF) neuron: the pure-PyTorch reference.
 
-This is the one Python source of truth for the neuron equations; the C kernels in
-``snnlearn/_lif_kernels.h`` implement the same lines and the tests tie the two together.
+This is the one Python source of truth for the neuron equations: the integrate lines
+(:func:`integrate`) and the reset (:func:`reset`) are written here once, and the leaky
+integrator, the recurrent LIF and the constant-current encoder call them. The C kernels
+in ``snnlearn/_compiled/_lif_kernels.h`` implement the same lines and the tests tie the two
+together.
 One feed-forward step with input ``x`` and state ``(v, i)``::
 
     i1 = i + x                                      # input current jumps
@@ -25,6 +28,9 @@ __all__ = [
     "lif_initial_state",
     "lif_feed_forward_step",
     "lif_feed_forward_sequence",
+    "integrate",
+    "integrate_membrane",
+    "reset",
 ]
 
 Number = Union[float, torch.Tensor]
@@ -71,6 +77,41 @@ class LIFFeedForwardState(NamedTuple):
 
 
 
+def integrate(
+    v: torch.Tensor, i_jump: torch.Tensor, p, dt: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The membrane and synapse of one step after the input has jumped the current to
+    ``i_jump`` (``i1``): ``(v1, i2)`` with
+
+        v1 = v + dt * tau_mem_inv * ((v_leak - v) + i1)
+        i2 = i1 - dt * tau_syn_inv * i1
+
+    ``p`` is any parameters tuple with ``tau_syn_inv``, ``tau_mem_inv`` and ``v_leak``
+    (``LIFParameters``, ``LIParameters``). The order of operations is the C kernels'
+    (``a = dt * tau_mem_inv`` and ``c = -dt * tau_syn_inv`` rounded once): do not reorder.
+
+    >>> integrate(torch.tensor([0.0]), torch.tensor([10.0]), LIFParameters(), 0.001)
+    (tensor([1.]), tensor([8.]))
+    """
+    return integrate_membrane(v, i_jump, p, dt), i_jump + (-dt * p.tau_syn_inv) * i_jump
+
+
+def integrate_membrane(v: torch.Tensor, current: torch.Tensor, p, dt: float) -> torch.Tensor:
+    """The membrane line of :func:`integrate` alone,
+    ``v1 = v + dt * tau_mem_inv * ((v_leak - v) + current)`` (for a neuron without a
+    synapse, such as the constant-current encoder)."""
+    return v + dt * p.tau_mem_inv * ((p.v_leak - v) + current)
+
+
+def reset(z: torch.Tensor, v: torch.Tensor, p: LIFParameters) -> torch.Tensor:
+    """The voltage after a spike ``z`` (0 or 1): ``(1 - z) * v + z * v_reset``.
+
+    >>> reset(torch.tensor([0.0, 1.0]), torch.tensor([0.7, 1.2]), LIFParameters())
+    tensor([0.7000, 0.0000])
+    """
+    return (1 - z) * v + z * p.v_reset
+
+
 def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LIFFeedForwardState:
     """A resting state shaped like ``x``: ``v = v_leak``, ``i = 0``.
 
@@ -109,12 +150,9 @@ def lif_feed_forward_step(
     >>> z, s.v
     (tensor([1.]), tensor([0.]))
     """
-    i_jump = state.i + x
-    v_decayed = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + i_jump)
-    i_decayed = i_jump + (-dt * p.tau_syn_inv) * i_jump
+    v_decayed, i_decayed = integrate(state.v, state.i + x, p, dt)
     z = threshold(v_decayed - p.v_th, p.method, p.alpha)
-    v_new = (1 - z) * v_decayed + z * p.v_reset
-    return z, LIFFeedForwardState(v=v_new, i=i_decayed)
+    return z, LIFFeedForwardState(v=reset(z, v_decayed, p), i=i_decayed)
 
 
 def lif_feed_forward_sequence(

@@ -20,7 +20,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import torch
 
-from .lif import LIFParameters
+from .lif import LIFParameters, integrate, reset
 from .threshold import threshold
 
 __all__ = [
@@ -91,12 +91,9 @@ def lif_recurrent_step(
     """
     i_jump = (state.i + torch.nn.functional.linear(x, input_weights)
               + torch.nn.functional.linear(state.z, recurrent_weights))
-    v_decayed = state.v + dt * p.tau_mem_inv * ((p.v_leak - state.v) + i_jump)
-    i_decayed = i_jump + (-dt * p.tau_syn_inv) * i_jump
+    v_decayed, i_decayed = integrate(state.v, i_jump, p, dt)
     z = threshold(v_decayed - p.v_th, p.method, p.alpha)
-    reset = z.detach()
-    v_new = (1 - reset) * v_decayed + reset * p.v_reset
-    return z, LIFState(z=z, v=v_new, i=i_decayed)
+    return z, LIFState(z=z, v=reset(z.detach(), v_decayed, p), i=i_decayed)
 
 
 def lif_recurrent_sequence(

@@ -10,10 +10,15 @@ __all__ = ["FirstSpikeTime", "MaxMembrane", "SpikeCount"]
 
 
 class SpikeCount(torch.nn.Module):
-    """Number of spikes of each neuron, ``sum_t z_t`` (see :func:`~snnlearn.functional.spike_count`).
+    r"""Number of spikes of each neuron, ``sum_t z_t`` (see :func:`~snnlearn.functional.spike_count`).
 
-    >>> SpikeCount()(torch.tensor([[0., 1.], [1., 1.]]))
-    tensor([1., 2.])
+    Shape:
+        - spikes: :math:`(T, *)`.
+        - Output: :math:`(*)`.
+
+    Examples:
+        >>> SpikeCount()(torch.tensor([[0., 1.], [1., 1.]]))
+        tensor([1., 2.])
     """
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -21,11 +26,16 @@ class SpikeCount(torch.nn.Module):
 
 
 class FirstSpikeTime(torch.nn.Module):
-    """Index of each neuron's first spike, ``T`` if none:
+    r"""Index of each neuron's first spike, ``T`` if none:
     ``sum_t prod_{s<=t} (1 - z_s)`` (see :func:`~snnlearn.functional.first_spike_time`).
 
-    >>> FirstSpikeTime()(torch.tensor([[0., 0.], [1., 0.]]))
-    tensor([1., 2.])
+    Shape:
+        - spikes: :math:`(T, *)`.
+        - Output: :math:`(*)`.
+
+    Examples:
+        >>> FirstSpikeTime()(torch.tensor([[0., 0.], [1., 0.]]))
+        tensor([1., 2.])
     """
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
@@ -33,11 +43,16 @@ class FirstSpikeTime(torch.nn.Module):
 
 
 class MaxMembrane(torch.nn.Module):
-    """Largest voltage of each neuron over time, ``max_t v_t``
+    r"""Largest voltage of each neuron over time, ``max_t v_t``
     (see :func:`~snnlearn.functional.max_membrane`).
 
-    >>> MaxMembrane()(torch.tensor([[0.2, 0.0], [0.5, -1.0]]))
-    tensor([0.5000, 0.0000])
+    Shape:
+        - voltages: :math:`(T, *)`, ``T >= 1``.
+        - Output: :math:`(*)`.
+
+    Examples:
+        >>> MaxMembrane()(torch.tensor([[0.2, 0.0], [0.5, -1.0]]))
+        tensor([0.5000, 0.0000])
     """
 
     def forward(self, voltages: torch.Tensor) -> torch.Tensor:

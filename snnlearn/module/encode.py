@@ -14,6 +14,7 @@ from ..functional.encode import (
     spike_latency_lif_encode,
 )
 from ..functional.lif import LIFParameters
+from .neuron import NeuronModule
 
 __all__ = [
     "ConstantCurrentLIFEncoder",
@@ -24,26 +25,55 @@ __all__ = [
 ]
 
 
-class ConstantCurrentLIFEncoder(torch.nn.Module):
-    """Encode values as the spikes of LIF membranes driven by them as constant currents.
+class ConstantCurrentLIFEncoder(NeuronModule):
+    r"""Encode values as the spikes of LIF membranes driven by them as constant currents
+    (rate coding: a larger value spikes more often); see
+    :func:`~snnlearn.functional.constant_current_lif_encode`.
 
-    >>> ConstantCurrentLIFEncoder(20)(torch.tensor([0.0, 2.0])).shape
-    torch.Size([20, 2])
+    Args:
+        seq_length (int): number of time steps ``T`` to encode into.
+        p (LIFParameters): membrane parameters; tensor fields are registered on the encoder
+            as on the neuron layers (``snnlearn.module.neuron.NeuronModule``).
+        dt (float): time step in seconds. Default: ``0.001``.
+
+    Shape:
+        - input_currents: :math:`(*)`.
+        - Output: spikes :math:`(T, *)`.
+
+    Examples:
+        >>> ConstantCurrentLIFEncoder(20)(torch.tensor([0.0, 2.0])).shape
+        torch.Size([20, 2])
     """
 
     def __init__(self, seq_length: int, p: LIFParameters = LIFParameters(), dt: float = 0.001):
-        super().__init__()
-        self.seq_length, self.p, self.dt = seq_length, p, dt
+        super().__init__(p, dt)
+        self.seq_length = seq_length
 
     def forward(self, input_currents: torch.Tensor) -> torch.Tensor:
         return constant_current_lif_encode(input_currents, self.seq_length, self.p, self.dt)
 
+    def extra_repr(self) -> str:
+        return f"seq_length={self.seq_length}, {super().extra_repr()}"
+
 
 class PoissonEncoder(torch.nn.Module):
-    """Encode values in ``[0, 1]`` as Poisson spike trains of mean rate ``f_max * x`` Hz.
+    r"""Encode values in ``[0, 1]`` as Poisson spike trains of mean rate ``f_max * x`` Hz
+    (see :func:`~snnlearn.functional.poisson_encode`).
 
-    >>> PoissonEncoder(50)(torch.rand(4)).shape
-    torch.Size([50, 4])
+    Args:
+        seq_length (int): number of time steps ``T``.
+        f_max (float): rate in Hz of an input of 1. Default: ``100``.
+        dt (float): time step in seconds. Default: ``0.001``.
+        generator (torch.Generator): random numbers to draw from (seeded runs), or
+            ``None``.
+
+    Shape:
+        - input_values: :math:`(*)`, values in ``[0, 1]``.
+        - Output: spikes :math:`(T, *)`.
+
+    Examples:
+        >>> PoissonEncoder(50)(torch.rand(4)).shape
+        torch.Size([50, 4])
     """
 
     def __init__(self, seq_length: int, f_max: float = 100.0, dt: float = 0.001,
@@ -55,29 +85,48 @@ class PoissonEncoder(torch.nn.Module):
         return poisson_encode(input_values, self.seq_length, self.f_max, self.dt, self.generator)
 
 
-class SpikeLatencyLIFEncoder(torch.nn.Module):
-    """Latency code: constant currents into LIF membranes, only the first spike kept
+class SpikeLatencyLIFEncoder(NeuronModule):
+    r"""Latency code: constant currents into LIF membranes, only the first spike kept
     (see :func:`~snnlearn.functional.spike_latency_lif_encode`; Norse's module of that name).
 
-    >>> SpikeLatencyLIFEncoder(20)(torch.tensor([1.5, 3.0])).argmax(0)
-    tensor([10,  3])
+    Args:
+        seq_length (int): number of time steps ``T``.
+        p (LIFParameters): membrane parameters, registered as for
+            :class:`ConstantCurrentLIFEncoder`.
+        dt (float): time step in seconds. Default: ``0.001``.
+
+    Shape:
+        - input_current: :math:`(*)`.
+        - Output: spikes :math:`(T, *)`, at most one per neuron.
+
+    Examples:
+        >>> SpikeLatencyLIFEncoder(20)(torch.tensor([1.5, 3.0])).argmax(0)
+        tensor([10,  3])
     """
 
     def __init__(self, seq_length: int, p: LIFParameters = LIFParameters(), dt: float = 0.001):
-        super().__init__()
-        self.seq_length, self.p, self.dt = seq_length, p, dt
+        super().__init__(p, dt)
+        self.seq_length = seq_length
 
     def forward(self, input_current: torch.Tensor) -> torch.Tensor:
         return spike_latency_lif_encode(input_current, self.seq_length, self.p, self.dt)
 
+    def extra_repr(self) -> str:
+        return f"seq_length={self.seq_length}, {super().extra_repr()}"
+
 
 class SpikeLatencyEncoder(torch.nn.Module):
-    """Keep only each neuron's first spike of a time-first spike train,
+    r"""Keep only each neuron's first spike of a time-first spike train,
     ``z_t * [sum_{s<=t} z_s == 1]`` (see :func:`~snnlearn.functional.spike_latency_encode`).
 
-    >>> SpikeLatencyEncoder()(torch.tensor([[0., 1.], [1., 1.]]))
-    tensor([[0., 1.],
-            [1., 0.]])
+    Shape:
+        - input_spikes: :math:`(T, *)`.
+        - Output: :math:`(T, *)`.
+
+    Examples:
+        >>> SpikeLatencyEncoder()(torch.tensor([[0., 1.], [1., 1.]]))
+        tensor([[0., 1.],
+                [1., 0.]])
     """
 
     def forward(self, input_spikes: torch.Tensor) -> torch.Tensor:
@@ -85,14 +134,22 @@ class SpikeLatencyEncoder(torch.nn.Module):
 
 
 class DeltaEncoder(torch.nn.Module):
-    """ON/OFF events when a time-first input has changed by more than ``threshold`` since
-    the last event; output ``(T, *shape, 2)`` (see :func:`~snnlearn.functional.delta_encode`).
+    r"""ON/OFF events when a time-first input has changed by more than ``threshold`` since
+    the last event (see :func:`~snnlearn.functional.delta_encode`).
 
-    >>> DeltaEncoder(0.4)(torch.tensor([0.0, 1.0, 1.0, 0.0]))
-    tensor([[0., 0.],
-            [1., 0.],
-            [1., 0.],
-            [0., 1.]])
+    Args:
+        threshold (float): the change, > 0, that makes an event.
+
+    Shape:
+        - input_sequence: :math:`(T, *)`.
+        - Output: :math:`(T, *, 2)`: ``[..., 0]`` ON, ``[..., 1]`` OFF events.
+
+    Examples:
+        >>> DeltaEncoder(0.4)(torch.tensor([0.0, 1.0, 1.0, 0.0]))
+        tensor([[0., 0.],
+                [1., 0.],
+                [1., 0.],
+                [0., 1.]])
     """
 
     def __init__(self, threshold: float):

@@ -8,32 +8,36 @@ from typing import Optional, Tuple
 import torch
 
 from ..functional.lif import LIFParameters
-from ..functional.lif_recurrent import (
-    LIFState,
-    lif_recurrent_initial_state,
-    lif_recurrent_sequence,
-    lif_recurrent_step,
-)
-from .. import backend
+from ..functional.lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from ..backend import lif_recurrent_sequence as _dispatch
 from .neuron import NeuronModule
-
-try:  # built by `pip install -e .`; without it the reference runs
-    from .. import _lif_recurrent_autograd
-except ImportError as _error:  # pragma: no cover - exercised only on a broken install
-    _lif_recurrent_autograd = None
-    _IMPORT_ERROR: Optional[str] = str(_error)
-else:
-    _IMPORT_ERROR = None
 
 __all__ = ["LIFRecurrentCell", "LIFRecurrent"]
 
 
+# The arguments and attributes both recurrent layers take (as Norse's), written once and
+# put into each layer's docstring (as torch.nn's convolution layers share their notes).
+_RECURRENT_ARGS = r"""input_size (int): size of the input's last axis.
+        hidden_size (int): number of neurons.
+        p (LIFParameters): neuron parameters, as for :class:`~snnlearn.LIFCell`.
+        dt (float): time step in seconds. Default: ``0.001``.
+        autapses (bool): allow a synapse from a neuron onto itself. Default: ``False``:
+            the diagonal of ``recurrent_weights`` is set to zero (also in given weights)
+            and its gradient is masked, so it stays zero.
+        input_weights (torch.Tensor): keyword-only: ``(hidden_size, input_size)`` to start from.
+        recurrent_weights (torch.Tensor): keyword-only: ``(hidden_size, hidden_size)`` to
+            start from.
+
+    Attributes:
+        input_weights: ``(hidden_size, input_size)``; unless given, drawn from
+            N(0, 2 / hidden_size) exactly as Norse 1.1.0 draws it (same seed, same bits).
+        recurrent_weights: ``(hidden_size, hidden_size)``, drawn likewise.
+        p: the parameters, tensor fields read from the layer.
+        dt: the time step."""
+
+
 class _RecurrentBase(NeuronModule):
-    """Weights ``input_weights`` (hidden × input) and ``recurrent_weights`` (hidden × hidden),
-    both drawn from N(0, 2 / hidden) exactly as Norse 1.1.0 draws them (same seed, same
-    bits), unless given. Without ``autapses`` the diagonal of ``recurrent_weights`` (a
-    neuron's synapse onto itself) is set to zero, also in given weights, and stays zero: its
-    gradient is masked."""
+    """What the two recurrent layers share: the weights and the input checks."""
 
     def __init__(self, input_size: int, hidden_size: int, p: LIFParameters = LIFParameters(),
                  dt: float = 0.001, autapses: bool = False, *,
@@ -92,25 +96,33 @@ def _zero_diagonal(grad: torch.Tensor) -> torch.Tensor:
 
 
 class LIFRecurrentCell(_RecurrentBase):
-    """Recurrent LIF neurons advanced by one time step per call: ``z, state = cell(x, state)``.
+    __doc__ = r"""Recurrent LIF neurons advanced by one time step per call:
+    ``z, state = cell(x, state)``.
 
-    ``x`` is ``(..., input_size)``; ``z`` and the state fields are ``(..., hidden_size)``.
-    ``state=None`` starts from rest. Equations: :func:`snnlearn.functional.lif_recurrent_step`.
-
-    Arguments as Norse's: ``input_size``, ``hidden_size``, ``p`` (:class:`LIFParameters`),
-    ``dt``, ``autapses`` (default ``False``: no synapse from a neuron onto itself, its weight
-    and gradient held at zero), and keyword-only ``input_weights`` / ``recurrent_weights``
-    to start from given weights (default: N(0, 2 / hidden), drawn exactly as Norse draws them).
+    One step of :func:`snnlearn.functional.lif_recurrent_step` (Norse 1.1.0's
+    ``lif_step``): the input through ``input_weights`` and the previous step's spikes
+    through ``recurrent_weights`` jump the current; then the LIF equations, with a reset
+    that carries no gradient.
 
     One step always runs the PyTorch reference: the C kernel pays off over a sequence
     (:class:`LIFRecurrent`), and for a single step it was measured slower than the reference
     (its per-call overhead outweighs the few operations it fuses).
 
-    >>> cell = LIFRecurrentCell(4, 8)
-    >>> z, state = cell(torch.ones(2, 4))
-    >>> z.shape, state.z.shape
-    (torch.Size([2, 8]), torch.Size([2, 8]))
-    """
+    Args:
+        {args}
+
+    Shape:
+        - input_tensor: :math:`(*, \text{{input\_size}})`.
+        - state: ``LIFState(z, v, i)``, each field :math:`(*, \text{{hidden\_size}})`, or
+          ``None`` (rest, no spikes).
+        - Output: spikes :math:`(*, \text{{hidden\_size}})` and the new state.
+
+    Examples:
+        >>> cell = LIFRecurrentCell(4, 8)
+        >>> z, state = cell(torch.ones(2, 4))
+        >>> z.shape, state.z.shape
+        (torch.Size([2, 8]), torch.Size([2, 8]))
+    """.format(args=_RECURRENT_ARGS)
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
@@ -123,57 +135,34 @@ class LIFRecurrentCell(_RecurrentBase):
 
 
 class LIFRecurrent(_RecurrentBase):
-    """Recurrent LIF neurons over a time-first input ``(T, ..., input_size)``.
-
-    Returns the spikes of every step ``(T, ..., hidden_size)`` and the final state.
-
-    Arguments as Norse's: ``input_size``, ``hidden_size``, ``p`` (:class:`LIFParameters`),
-    ``dt``, ``autapses`` (default ``False``: no synapse from a neuron onto itself, its weight
-    and gradient held at zero), and keyword-only ``input_weights`` / ``recurrent_weights``
-    to start from given weights (default: N(0, 2 / hidden), drawn exactly as Norse draws them).
+    __doc__ = r"""Recurrent LIF neurons over a time-first input: the spikes of every step
+    and the final state, as :class:`LIFRecurrentCell` run over the time axis.
 
     On the CPU, in float32 or float64 with plain-number parameters, the whole sequence runs
-    in the C extension ``snnlearn._lif_recurrent``: the input projection of all ``T`` steps
-    is one matrix multiply, then each spike adds one column of ``recurrent_weights`` to the
-    next step's current (cost follows the spikes); backward is one BPTT call. Otherwise, or
-    under ``snnlearn.use_backend("reference")``, the reference
+    in the C extension: the input projection of all ``T`` steps is one matrix multiply,
+    then each spike adds one column of ``recurrent_weights`` to the next step's current
+    (cost follows the spikes); backward is one BPTT call. Otherwise, or under
+    ``snnlearn.use_backend("reference")``, the reference
     :func:`snnlearn.functional.lif_recurrent_sequence` runs; both give the same numbers,
     and :func:`snnlearn.backend.last_path` says which ran.
 
-    >>> z, state = LIFRecurrent(4, 8)(torch.ones(20, 2, 4))
-    >>> z.shape
-    torch.Size([20, 2, 8])
-    """
+    Args:
+        {args}
+
+    Shape:
+        - input_tensor: :math:`(T, *, \text{{input\_size}})`, time first.
+        - state: ``LIFState(z, v, i)``, each field :math:`(*, \text{{hidden\_size}})`, or
+          ``None`` (rest, no spikes).
+        - Output: spikes :math:`(T, *, \text{{hidden\_size}})` and the final state.
+
+    Examples:
+        >>> z, state = LIFRecurrent(4, 8)(torch.ones(20, 2, 4))
+        >>> z.shape
+        torch.Size([20, 2, 8])
+    """.format(args=_RECURRENT_ARGS)
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
         self._check_input(input_tensor, "input (T, ..., input_size)")
-        path = backend.choose_path(input_tensor, self.p, self.dt,
-                                   self._why_not_c(input_tensor, state))
-        if path == "reference":
-            return lif_recurrent_sequence(input_tensor, self.input_weights,
-                                          self.recurrent_weights, state, self.p, self.dt)
-        z0, v0, i0 = (None, None, None) if state is None else state  # None: from rest
-        z, *final = _lif_recurrent_autograd.lif_recurrent_sequence_c(
-            input_tensor, z0, v0, i0, self.input_weights, self.recurrent_weights,
-            self.p, self.dt)
-        return z, LIFState(*final)
-
-    def _why_not_c(self, x: torch.Tensor, state: Optional[LIFState]) -> Optional[str]:
-        """Why the recurrent C kernel cannot run here (beyond backend.why_not_c), or None."""
-        if _lif_recurrent_autograd is None:
-            return f"the C extension snnlearn._lif_recurrent is not built ({_IMPORT_ERROR})"
-        if x.dim() < 2:
-            return "input has no time axis (T, ..., input_size)"
-        for name in ("input_weights", "recurrent_weights"):
-            w = getattr(self, name)
-            if w.dtype != x.dtype or w.device != x.device:
-                return f"{name} is {w.dtype} on {w.device}, the input {x.dtype} on {x.device}"
-        if state is not None:
-            shape = (*x.shape[1:-1], self.hidden_size)
-            for name in ("z", "v", "i"):
-                t = getattr(state, name, None)
-                if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape \
-                        or t.dtype != x.dtype or t.device != x.device:
-                    return f"state.{name} is not a {x.dtype} tensor of shape {shape} on {x.device}"
-        return None
+        return _dispatch(input_tensor, self.input_weights, self.recurrent_weights, state,
+                         self.p, self.dt)

@@ -1,4 +1,5 @@
-"""The base of every neuron layer: its parameters ``p`` and time step ``dt``.
+"""The base of every neuron layer (and of the LIF encoders): its parameters ``p`` and time
+step ``dt``.
 
 Tensor fields of ``p`` belong to the layer, as weights do:
 
@@ -44,7 +45,9 @@ class NeuronModule(torch.nn.Module):
     ones (``nn.Parameter`` or ``requires_grad=True``) as parameters ``p_<field>``, the rest
     as buffers ``p_<field>`` (0-d ones non-persistent). Assigning a new ``p`` replaces them.
 
-    Subclasses implement ``forward(input_tensor, state=None) -> (output, state)``.
+    Neuron layers implement ``forward(input_tensor, state=None) -> (output, state)``; the
+    encoders built on a LIF membrane (``ConstantCurrentLIFEncoder``,
+    ``SpikeLatencyLIFEncoder``) use it too, for their ``p``, and take no state.
     """
 
     def __init__(self, p: NamedTuple, dt: float):

@@ -31,11 +31,21 @@ class SequentialState(torch.nn.Sequential):
     ``None`` for stateless layers (``Conv2d``, ``Linear``, …). Pass ``states=None`` to start
     every layer from rest, and the returned list back in at the next time step.
 
-    >>> from snnlearn import LIFCell
-    >>> model = SequentialState(torch.nn.Linear(2, 3), LIFCell())
-    >>> out, states = model(torch.ones(1, 2))
-    >>> [s is None for s in states]
-    [True, False]
+    Args:
+        *modules (torch.nn.Module): the layers, in order (as for ``nn.Sequential``).
+
+    Shape:
+        - input_tensor: whatever the first layer takes.
+        - state: a list of ``len(model)`` entries (each layer's state or ``None``), or
+          ``None``.
+        - Output: the last layer's output, and the list of new states.
+
+    Examples:
+        >>> from snnlearn import LIFCell
+        >>> model = SequentialState(torch.nn.Linear(2, 3), LIFCell())
+        >>> out, states = model(torch.ones(1, 2))
+        >>> [s is None for s in states]
+        [True, False]
     """
 
     def forward(self, input_tensor: torch.Tensor, state: Optional[List[Any]] = None):

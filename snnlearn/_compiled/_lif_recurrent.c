@@ -17,19 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_common.h"
+
 /* Neuron-steps below which one thread is faster. A split runs on PyTorch's OpenMP pool,
  * whose workers are still spinning from the input projection just before (see run_parallel
- * in _lif.c). Measured on a 2-core VM right after that projection, T=100, one thread against
- * two: batch 32 x 16 hidden (51k) 0.102 against 0.054 ms; 8 x 64 (51k) 0.054 against 0.041;
- * 4 x 128 (51k) 0.056 against 0.047; 32 x 128 (410k) 0.42 against 0.22. */
+ * in _lif.c); with them warm, splitting pays off at much smaller calls than in _lif.c
+ * (the measurements behind the value: benchmarks/MEASUREMENTS.md). */
 #define PARALLEL_MIN_WORK (1 << 15)
-#define MAX_THREADS 64
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
 
 /* GCC and clang vector extensions keep blocks of sums in registers (see the kernels). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -37,10 +31,6 @@
 #else
 #define HAVE_VECTORS 0
 #endif
-
-typedef struct {
-    double dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset, alpha;
-} rlif_params;
 
 #define SCALAR float
 #define KERNEL(name) name##_f32
@@ -97,11 +87,7 @@ static size_t scratch_bytes(const rlif_job *job, Py_ssize_t rows)
 static int run_parallel(const rlif_job *job, int threads)
 {
     const Py_ssize_t batch = job->batch;
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
-#ifndef _OPENMP
-    threads = 1; /* built without OpenMP */
-#endif
+    threads = usable_threads(threads); /* 1 when built without OpenMP */
     if (job->steps * batch * job->h < PARALLEL_MIN_WORK)
         threads = 1;
     if (threads > batch)
@@ -148,10 +134,8 @@ static int check_sizes(Py_ssize_t steps, Py_ssize_t batch, Py_ssize_t hidden, in
                      batch, hidden);
         return -1;
     }
-    if (threads < 1) {
-        PyErr_Format(PyExc_ValueError, "threads must be >= 1, got %d", threads);
+    if (check_threads(threads) < 0)
         return -1;
-    }
     if (hidden > PY_SSIZE_T_MAX / hidden / 16 ||
         (batch > 0 && hidden > PY_SSIZE_T_MAX / batch / 16) ||
         (steps > 0 && batch * hidden > PY_SSIZE_T_MAX / steps / 16)) {
@@ -162,6 +146,32 @@ static int check_sizes(Py_ssize_t steps, Py_ssize_t batch, Py_ssize_t hidden, in
     *total = steps * batch * hidden;
     *square = hidden * hidden;
     return 0;
+}
+
+/* The common tail of forward and backward: acquire and check the buffers (in the order of
+ * the kernel's arguments; a missing optional one becomes NULL), run without the GIL,
+ * release the buffers. */
+static PyObject *run_call(buffer_arg *bufs, int count, int backward, Py_ssize_t steps,
+                          Py_ssize_t batch, Py_ssize_t hidden, const neuron_params *p,
+                          int threads)
+{
+    char kind = acquire_all(bufs, count);
+    if (kind == 0)
+        return NULL;
+    const params_f32 q32 = make_params_f32(p);
+    const params_f64 q64 = make_params_f64(p);
+    rlif_job job = {kind, backward, {NULL}, steps, batch, hidden, 0, batch,
+                    kind == 'f' ? (const void *)&q32 : (const void *)&q64, NULL};
+    for (int k = 0; k < count; k++)
+        job.buf[k] = bufs[k].acquired ? bufs[k].view.buf : NULL;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = run_parallel(&job, threads);
+    Py_END_ALLOW_THREADS
+    release_all(bufs, count);
+    if (status < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
@@ -185,7 +195,7 @@ static PyObject *rlif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *xp, *w, *v, *i, *z, *v_pre;
     Py_ssize_t steps, batch, hidden, state, total, square;
     int threads;
-    rlif_params p = {0};
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO$nnnddddddi:forward", keywords, &xp,
                                      &w, &v, &i, &z, &v_pre, &steps, &batch, &hidden, &p.dt,
                                      &p.tau_syn_inv, &p.tau_mem_inv, &p.v_leak, &p.v_th,
@@ -197,25 +207,8 @@ static PyObject *rlif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"xp", xp, 0, total}, {"w_rec_t", w, 0, square}, {"v", v, 1, state},
         {"i", i, 1, state},   {"z", z, 1, total},        {"v_pre", v_pre, 1, total, 1},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    rlif_job job = {kind, 0,
-                    {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                     bufs[4].view.buf, bufs[5].acquired ? bufs[5].view.buf : NULL},
-                    steps, batch, hidden, 0, batch,
-                    kind == 'f' ? (const void *)&q32 : (const void *)&q64, NULL};
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    if (status < 0)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), 0, steps, batch, hidden,
+                    &p, threads);
 }
 
 /* ---- backward ----------------------------------------------------------------------- */
@@ -240,7 +233,7 @@ static PyObject *rlif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *grad_z, *v_pre, *w, *grad_v, *grad_i, *grad_i1;
     Py_ssize_t steps, batch, hidden, state, total, square;
     int threads;
-    rlif_params p = {0};
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO$nnnddddddi:backward", keywords,
                                      &grad_z, &v_pre, &w, &grad_v, &grad_i, &grad_i1, &steps,
                                      &batch, &hidden, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv,
@@ -252,25 +245,8 @@ static PyObject *rlif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"grad_z", grad_z, 0, total}, {"v_pre", v_pre, 0, total},   {"w_rec", w, 0, square},
         {"grad_v", grad_v, 1, state}, {"grad_i", grad_i, 1, state}, {"grad_i1", grad_i1, 1, total},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    rlif_job job = {kind, 1,
-                    {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                     bufs[4].view.buf, bufs[5].view.buf},
-                    steps, batch, hidden, 0, batch,
-                    kind == 'f' ? (const void *)&q32 : (const void *)&q64, NULL};
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    if (status < 0)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), 1, steps, batch, hidden,
+                    &p, threads);
 }
 
 static PyMethodDef rlif_methods[] = {
@@ -290,7 +266,8 @@ static struct PyModuleDef rlif_module = {
 PyMODINIT_FUNC PyInit__lif_recurrent(void)
 {
     PyObject *module = PyModule_Create(&rlif_module);
-    if (module && PyModule_AddIntConstant(module, "PARALLEL_MIN_WORK", PARALLEL_MIN_WORK) < 0) {
+    if (module && (PyModule_AddIntConstant(module, "PARALLEL_MIN_WORK", PARALLEL_MIN_WORK) < 0 ||
+                   PyModule_AddIntConstant(module, "MAX_THREADS", MAX_THREADS_BUILT) < 0)) {
         Py_DECREF(module);
         return NULL;
     }

@@ -1,4 +1,4 @@
-"""Autograd Function over the recurrent LIF kernels in ``snnlearn._lif_recurrent``.
+"""Autograd Function over the recurrent LIF kernels in ``_lif_recurrent`` (``_lif_recurrent.c``).
 
 PyTorch does the dense work that BLAS does best: the input projection of all ``T`` steps is
 one matrix multiply (``xs @ input_weights.T``, plus ``z0 @ recurrent_weights.T`` for the
@@ -19,9 +19,9 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif_recurrent
-from .functional.lif import LIFParameters, lif_initial_state
-from .functional.lif_recurrent import lif_recurrent_initial_state
-from .functional.threshold import saved_tensors_or_explain
+from ..functional.lif import LIFParameters, lif_initial_state
+from ..functional.lif_recurrent import lif_recurrent_initial_state
+from ..functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFRecurrentSequenceFunction", "lif_recurrent_sequence_c"]
 
@@ -110,8 +110,10 @@ def lif_recurrent_sequence_c(
     """Spikes ``(T, ..., H)`` and final ``(z, v, i)`` of a recurrent LIF layer on the C path.
 
     ``xs`` is ``(T, ..., input)``; the state tensors are ``(..., H)``; ``z0=None`` means no
-    spikes before the first step, and ``z0 = v0 = i0 = None`` a resting state. Arguments are
-    checked by the caller (``snnlearn.backend``); the C side checks again. With nothing to
+    spikes before the first step, and ``z0 = v0 = i0 = None`` a resting state. The layer
+    (``LIFRecurrent``) checks the input's size, dtype and device against its weights, and
+    :func:`snnlearn.backend.lif_recurrent_sequence` sends here only arguments the kernel can
+    take (else the reference runs); the C side checks every buffer again. With nothing to
     differentiate the kernel runs without an autograd node and keeps no pre-reset voltages.
     """
     steps, hidden = xs.shape[0], input_weights.shape[0]

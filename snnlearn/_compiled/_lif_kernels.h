@@ -29,23 +29,7 @@
  *   gv  = gv1 - a * gv1
  */
 
-typedef struct {
-    SCALAR a, c, v_leak, v_th, v_reset, alpha;
-    int from_rest; /* forward kernels: start from rest (v = v_leak, i = 0), not from v and i */
-} KERNEL(params);
-
-static inline KERNEL(params) KERNEL(make_params)(const lif_params *p)
-{
-    KERNEL(params) q;
-    q.a = (SCALAR)(p->dt * p->tau_mem_inv);
-    q.c = (SCALAR)(-p->dt * p->tau_syn_inv);
-    q.v_leak = (SCALAR)p->v_leak;
-    q.v_th = (SCALAR)p->v_th;
-    q.v_reset = (SCALAR)p->v_reset;
-    q.alpha = (SCALAR)p->alpha;
-    q.from_rest = p->from_rest;
-    return q;
-}
+#include "_common.h" /* KERNEL(params), KERNEL(make_params) for this SCALAR */
 
 /* The resting state of `width` neurons: v = v_leak, i = 0 (written by the thread that runs
  * them, right before it uses them). */
@@ -64,8 +48,8 @@ static inline void KERNEL(rest)(SCALAR *restrict v, SCALAR *restrict i, Py_ssize
  * v_pre, when not NULL, receives the pre-reset voltages v1 (steps, n) that the backward
  * pass needs. Neurons are processed in blocks of up to BLOCK: a block's state stays
  * in the core's cache across all time steps while x and z stream through in rows as long as
- * the block (long runs are what the hardware prefetcher needs: with 512-neuron blocks the
- * medium layer ran at 3.6 ms instead of 2.2 ms). Neurons are independent, so threads may run
+ * the block (long runs are what the hardware prefetcher needs: short blocks measured
+ * slower, see benchmarks/MEASUREMENTS.md). Neurons are independent, so threads may run
  * disjoint ranges lo..hi at once. */
 MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restrict v, SCALAR *restrict i,
                             SCALAR *restrict z, SCALAR *restrict v_pre,

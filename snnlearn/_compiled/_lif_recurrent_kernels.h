@@ -24,21 +24,7 @@
  * The product recurrent_weights.T @ gi1 is dense (hidden^2 per row and step).
  */
 
-typedef struct {
-    SCALAR a, c, v_leak, v_th, v_reset, alpha;
-} KERNEL(params);
-
-static inline KERNEL(params) KERNEL(make_params)(const rlif_params *p)
-{
-    KERNEL(params) q;
-    q.a = (SCALAR)(p->dt * p->tau_mem_inv);
-    q.c = (SCALAR)(-p->dt * p->tau_syn_inv);
-    q.v_leak = (SCALAR)p->v_leak;
-    q.v_th = (SCALAR)p->v_th;
-    q.v_reset = (SCALAR)p->v_reset;
-    q.alpha = (SCALAR)p->alpha;
-    return q;
-}
+#include "_common.h" /* KERNEL(params), KERNEL(make_params) for this SCALAR */
 
 #if HAVE_VECTORS
 /* GCC/clang vector extension: 64 bytes (16 floats or 8 doubles), in registers; loads and

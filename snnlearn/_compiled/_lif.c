@@ -23,37 +23,16 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_common.h"
+
 /* Neurons per block: the state of a block (2 x 256 KiB in float32) stays in the core's L2
  * cache across the time loop, and each time step reads and writes runs of 256 KiB. */
 #define BLOCK 65536
-/* Neuron-steps below which one thread is faster. A split runs on PyTorch's own OpenMP
- * thread pool (see run_parallel). Measured on a 2-core VM: in chapter 3's training step
- * (32 steps x 64 x 256 = 524k neuron-steps, right after a Linear layer) the forward took
- * 216 us on one thread and 153 us split, the backward 232 and 123 us; the course's small
- * layer (160k) after a Linear layer 22 us on one thread against 70 us split; the medium
- * layer (6.5M) 2.36 ms against 1.49 ms. */
+/* Neuron-steps below which one thread is faster: a split pays off only once the work
+ * outweighs waking PyTorch's OpenMP pool (see run_parallel; the measurements behind the
+ * value are in benchmarks/MEASUREMENTS.md). */
 #define PARALLEL_MIN_WORK (1 << 18)
-#define MAX_THREADS 64
 #define RANGE_ALIGN 16 /* range bounds on 64-byte lines: threads never share a cache line */
-#ifdef _OPENMP
-#define MAX_THREADS_BUILT MAX_THREADS
-#else
-#define MAX_THREADS_BUILT 1 /* built without OpenMP: one thread */
-#endif
-
-/* Wider vector units where the CPU has them, picked at load time (GCC on Linux/ELF).
- * Results do not change: +, -, *, / and comparisons are exact IEEE operations at any
- * vector width, and -ffp-contract=off forbids fused multiply-adds. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
-
-typedef struct {
-    double dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset, alpha;
-    int from_rest;
-} lif_params;
 
 #define SCALAR float
 #define KERNEL(name) name##_f32
@@ -108,14 +87,13 @@ static void run_job(const lif_job *j)
  * PyTorch (imported first) has already loaded its own copy under that name, so the dynamic
  * loader hands us PyTorch's pool: the threads that just ran the previous layer pick up our
  * ranges while they are still spinning, instead of a thread of ours competing with them for
- * a core (with POSIX threads of our own, the medium layer ran at 3.0 ms split after a Linear
- * layer, against 2.4 ms on one thread and 1.5 ms now). Built without OpenMP (a compiler
- * without it), every call runs in the calling thread. */
+ * a core (POSIX threads of our own measured slower than one thread after a Linear layer;
+ * benchmarks/MEASUREMENTS.md). Built without OpenMP, every call runs in the calling thread
+ * (usable_threads, _common.h). */
 static void run_parallel(const lif_job *job, int threads)
 {
     const Py_ssize_t n = job->n;
-    if (threads > MAX_THREADS_BUILT)
-        threads = MAX_THREADS_BUILT;
+    threads = usable_threads(threads);
     if (threads <= 1 || job->steps * n < PARALLEL_MIN_WORK || n < 2 * RANGE_ALIGN) {
         lif_job whole = *job;
         whole.lo = 0;
@@ -175,6 +153,28 @@ static Py_ssize_t element_count(PyObject *obj, const char *name)
     return count;
 }
 
+/* The common tail of every function below: acquire and check the buffers (in the order of
+ * the kernel's arguments; a missing optional one becomes NULL), run `op` over all n neurons
+ * without the GIL, release the buffers. */
+static PyObject *run_call(buffer_arg *bufs, int count, job_op op, Py_ssize_t steps,
+                          Py_ssize_t n, const neuron_params *p, int threads)
+{
+    char kind = acquire_all(bufs, count);
+    if (kind == 0)
+        return NULL;
+    const params_f32 q32 = make_params_f32(p);
+    const params_f64 q64 = make_params_f64(p);
+    lif_job job = {kind, op, {NULL}, steps, n, 0, n,
+                   kind == 'f' ? (const void *)&q32 : (const void *)&q64};
+    for (int k = 0; k < count; k++)
+        job.buf[k] = bufs[k].acquired ? bufs[k].view.buf : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    run_parallel(&job, threads);
+    Py_END_ALLOW_THREADS
+    release_all(bufs, count);
+    Py_RETURN_NONE;
+}
+
 /* ---- forward ------------------------------------------------------------------------ */
 
 PyDoc_STRVAR(forward_doc,
@@ -188,15 +188,6 @@ PyDoc_STRVAR(forward_doc,
 "All buffers C-contiguous, one dtype (float32 or float64). threads: how many threads\n"
 "may share a large call (1: the calling thread only).");
 
-static int check_threads(int threads)
-{
-    if (threads < 1) {
-        PyErr_Format(PyExc_ValueError, "threads must be >= 1, got %d", threads);
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"x", "v", "i", "z", "v_pre", "steps", "dt", "tau_syn_inv",
@@ -205,8 +196,7 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *x, *v, *i, *z, *v_pre;
     Py_ssize_t steps, n, total;
     int threads;
-    lif_params p = {0};
-    p.alpha = 0.0;
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddip:forward", keywords, &x, &v,
                                      &i, &z, &v_pre, &steps, &p.dt, &p.tau_syn_inv,
                                      &p.tau_mem_inv, &p.v_leak, &p.v_th, &p.v_reset, &threads,
@@ -219,21 +209,7 @@ static PyObject *lif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"x", x, 0, total}, {"v", v, 1, n}, {"i", i, 1, n}, {"z", z, 1, total},
         {"v_pre", v_pre, 1, total, 1},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, LIF_FORWARD,
-                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                    bufs[4].acquired ? bufs[4].view.buf : NULL},
-                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
-    Py_BEGIN_ALLOW_THREADS
-    run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_FORWARD, steps, n, &p, threads);
 }
 
 /* ---- backward ----------------------------------------------------------------------- */
@@ -254,7 +230,7 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *grad_z, *v_pre, *grad_v, *grad_i, *grad_x;
     Py_ssize_t steps, n, total;
     int threads;
-    lif_params p = {0};
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO$nddddddi:backward", keywords, &grad_z,
                                      &v_pre, &grad_v, &grad_i, &grad_x, &steps, &p.dt,
                                      &p.tau_syn_inv, &p.tau_mem_inv, &p.v_th, &p.v_reset,
@@ -271,21 +247,7 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"grad_z", grad_z, 0, total}, {"v_pre", v_pre, 0, total}, {"grad_v", grad_v, 1, n},
         {"grad_i", grad_i, 1, n},     {"grad_x", grad_x, 1, total},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, LIF_BACKWARD,
-                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf,
-                    bufs[4].view.buf},
-                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
-    Py_BEGIN_ALLOW_THREADS
-    run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_BACKWARD, steps, n, &p, threads);
 }
 
 /* ---- leaky integrator ---------------------------------------------------------------- */
@@ -306,7 +268,7 @@ static PyObject *li_forward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *x, *v, *i, *y;
     Py_ssize_t steps, n, total;
     int threads;
-    lif_params p = {0};
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$nddddip:li_forward", keywords, &x, &v,
                                      &i, &y, &steps, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv,
                                      &p.v_leak, &threads, &p.from_rest))
@@ -317,20 +279,7 @@ static PyObject *li_forward(PyObject *self, PyObject *args, PyObject *kwargs)
     buffer_arg bufs[] = {
         {"x", x, 0, total}, {"v", v, 1, n}, {"i", i, 1, n}, {"y", y, 1, total},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, LI_FORWARD,
-                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, NULL},
-                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
-    Py_BEGIN_ALLOW_THREADS
-    run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LI_FORWARD, steps, n, &p, threads);
 }
 
 PyDoc_STRVAR(li_backward_doc,
@@ -348,7 +297,7 @@ static PyObject *li_backward(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *grad_y, *grad_v, *grad_i, *grad_x;
     Py_ssize_t steps, n, total;
     int threads;
-    lif_params p = {0};
+    neuron_params p = {0};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO$ndddi:li_backward", keywords, &grad_y,
                                      &grad_v, &grad_i, &grad_x, &steps, &p.dt, &p.tau_syn_inv,
                                      &p.tau_mem_inv, &threads))
@@ -360,20 +309,7 @@ static PyObject *li_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         {"grad_y", grad_y, 0, total}, {"grad_v", grad_v, 1, n}, {"grad_i", grad_i, 1, n},
         {"grad_x", grad_x, 1, total},
     };
-    const int count = (int)(sizeof(bufs) / sizeof(bufs[0]));
-    char kind = acquire_all(bufs, count);
-    if (kind == 0)
-        return NULL;
-    const params_f32 q32 = make_params_f32(&p);
-    const params_f64 q64 = make_params_f64(&p);
-    lif_job job = {kind, LI_BACKWARD,
-                   {bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, NULL},
-                   steps, n, 0, n, kind == 'f' ? (const void *)&q32 : (const void *)&q64};
-    Py_BEGIN_ALLOW_THREADS
-    run_parallel(&job, threads);
-    Py_END_ALLOW_THREADS
-    release_all(bufs, count);
-    Py_RETURN_NONE;
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LI_BACKWARD, steps, n, &p, threads);
 }
 
 static PyMethodDef lif_methods[] = {

@@ -1,9 +1,10 @@
-"""Autograd Functions over the C kernels in ``snnlearn._lif``: LIF and the leaky integrator.
+"""Autograd Functions over the C kernels in ``_lif`` (``_lif.c``): LIF and the leaky
+integrator.
 
 The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy), so it
 links nothing from torch. Outputs are allocated here, once per call, never per step.
-Callers (``snnlearn.backend``) check shapes, dtypes and devices first; the C side checks
-again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
+The caller (:mod:`snnlearn.backend`) checks shapes, dtypes and devices first; the C side
+checks again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif
-from .functional.leaky_integrator import LIParameters
-from .functional.lif import LIFParameters
-from .functional.threshold import saved_tensors_or_explain
+from ..functional.leaky_integrator import LIParameters
+from ..functional.lif import LIFParameters
+from ..functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
 
