@@ -41,7 +41,15 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
+
+from sphinx.util import logging
+
+sys.path.insert(0, str(Path(__file__).parent))
+from plain_notebook import Resolver, UnknownMyST, plain_notebook  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 # The parts of MathJax's es5 build the site uses: the combined TeX+MathML -> CommonHTML
 # bundle, the TeX extensions it autoloads (\require, \boldsymbol, ...), the CHTML fonts,
@@ -124,9 +132,43 @@ def colab_install_cell(repository_url: str, branch: str):
     return cell
 
 
+def book_resolver(app, pagename: str) -> Resolver:
+    """What :func:`plain_notebook.plain_notebook` needs to turn the page's roles into links
+    to the published site (``html.baseurl``): page titles, API anchors, labels."""
+    import posixpath
+
+    env = app.env
+    site = (app.config.html_baseurl or "").rstrip("/") + "/"
+    folder = posixpath.dirname(pagename)
+
+    def doc(target: str) -> tuple[str, str]:
+        name = target.strip()
+        name = name[1:] if name.startswith("/") else posixpath.join(folder, name)
+        name = posixpath.normpath(name).removesuffix(".md")
+        if name not in env.titles:
+            raise UnknownMyST(f"link to {target!r}: no such page")
+        return env.titles[name].astext(), site + name + ".html"
+
+    def py(name: str) -> str | None:
+        entry = env.get_domain("py").objects.get(name)
+        return f"{site}{entry.docname}.html#{entry.node_id}" if entry else None
+
+    def ref(label: str) -> tuple[str, str]:
+        labels = env.get_domain("std").labels
+        if label not in labels:
+            raise UnknownMyST(f"{{ref}} to an unknown label {label!r}")
+        docname, anchor, title = labels[label]
+        return title, f"{site}{docname}.html#{anchor}"
+
+    return Resolver(doc=doc, py=py, ref=ref, page=pagename, site_url=site,
+                    source_dir=Path(env.doc2path(pagename)).parent)
+
+
 def _publish_notebook(app, pagename, templatename, context, doctree):
-    """Writes ``<page>.ipynb`` (beside the page and in ``_sources/``) with the Colab cell,
-    and adds the Colab button to the launch menu."""
+    """Writes ``<page>.ipynb`` (beside the page and in ``_sources/``): Markdown that plain
+    Jupyter and Colab render (:mod:`plain_notebook`: folded solutions, plain admonitions,
+    roles as links to the site) and the Colab cell; adds the Colab button to the launch
+    menu."""
     if app.builder.format != "html" or not context.get("ipynb_source"):
         return
     import nbformat
@@ -139,6 +181,12 @@ def _publish_notebook(app, pagename, templatename, context, doctree):
     options = app.config.html_theme_options or {}
     branch = options.get("repository_branch") or "main"
     notebook = nbformat.read(downloaded, as_version=4)
+    try:
+        notebook = plain_notebook(notebook, book_resolver(app, pagename))
+    except UnknownMyST as error:
+        logger.warning(f"{pagename}: the published notebook cannot show this without "
+                       f"jupyterlab-myst: {error}", location=pagename)
+        return
     if repo and not any(cell.get("id") == COLAB_CELL_ID for cell in notebook.cells):
         url = f"https://github.com/{repo[0]}/{repo[1]}"
         notebook.cells.insert(0, colab_install_cell(url, branch))
