@@ -21,7 +21,14 @@
    workflow (.github/workflows/publish.yml) commits these same files on every publish:
    ``https://colab.research.google.com/github/<org>/<repo>/blob/notebooks/<page>.ipynb``.
    The chapters' sources stay MyST text; no generated notebook is committed to ``main``.
-4. **Live Code against a local Jupyter server, offline (tests only).** The published site's
+   The published notebook is written for readers WITHOUT jupyterlab-myst (Colab, plain
+   Jupyter): ``plain_notebook.py`` folds the dropdown solutions into ``<details>``, turns
+   admonitions into block quotes, roles and chapter links into links to the site, and
+   inlines ``literalinclude`` listings; MyST it cannot express fails the build.
+5. **The site's CSS** (``book/_static/snnlearn.css``): display math and long output lines
+   scroll inside the column instead of being clipped, output tables are styled, figures
+   keep a readable size on phones.
+6. **Live Code against a local Jupyter server, offline (tests only).** The published site's
    Live Code asks Binder for a kernel and loads Thebe from a CDN. With
    ``snnlearn_thebe_local = {"lib": <thebe's lib/ folder from the npm package>,
    "requirejs": <require.js from the requirejs npm package>,
@@ -154,10 +161,14 @@ def book_resolver(app, pagename: str) -> Resolver:
         return f"{site}{entry.docname}.html#{entry.node_id}" if entry else None
 
     def ref(label: str) -> tuple[str, str]:
-        labels = env.get_domain("std").labels
-        if label not in labels:
+        std = env.get_domain("std")
+        label = label.lower()
+        if label in std.labels:             # a target before a title: it has a name
+            docname, anchor, title = std.labels[label]
+        elif label in std.anonlabels:       # any other target ({ref} gives the text)
+            (docname, anchor), title = std.anonlabels[label], label
+        else:
             raise UnknownMyST(f"{{ref}} to an unknown label {label!r}")
-        docname, anchor, title = labels[label]
         return title, f"{site}{docname}.html#{anchor}"
 
     return Resolver(doc=doc, py=py, ref=ref, page=pagename, site_url=site,
@@ -322,7 +333,19 @@ def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+STATIC_DIR = Path(__file__).resolve().parents[1] / "_static"   # book/_static
+SITE_CSS = "snnlearn.css"
+
+
+def _add_static(app, config):
+    """book/_static (the site's own CSS) joins the static files of every page."""
+    if str(STATIC_DIR) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC_DIR))
+
+
 def setup(app):
+    app.connect("config-inited", _add_static)
+    app.add_css_file(SITE_CSS)
     # Run last, after the themes have added their per-page scripts.
     app.connect("html-page-context", _dedupe_inline_scripts, priority=999)
     app.connect("build-finished", _copy_mathjax)
