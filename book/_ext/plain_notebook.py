@@ -316,11 +316,6 @@ def _inline(line: str, resolver: Resolver) -> str:
     return "".join(out)
 
 
-def _fix_role_spans(line: str, resolver: Resolver) -> str:
-    """Roles whose content is itself in backticks, e.g. {func}`x`: handled by ``_inline``."""
-    return _inline(line, resolver)
-
-
 def plain_markdown(source: str, resolver: Resolver) -> str:
     """One MyST Markdown cell as CommonMark + HTML (see the module's docstring)."""
     return "\n".join(_blocks(source.split("\n"), resolver))

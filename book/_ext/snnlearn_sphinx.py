@@ -175,6 +175,28 @@ def book_resolver(app, pagename: str) -> Resolver:
                     source_dir=Path(env.doc2path(pagename)).parent)
 
 
+def with_cached_outputs(app, notebook):
+    """``notebook`` with its outputs. myst-nb (1.x) writes the executed notebook that the
+    download button copies, but when the execution cache served the outputs it writes the
+    notebook WITHOUT them (it saves its input, not the cache's merged copy): every rebuild
+    from the cache would publish notebooks without outputs. Take them from the cache then."""
+    if any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
+        return notebook
+    if getattr(app.config, "nb_execution_mode", "") != "cache":
+        return notebook
+    cache_path = (getattr(app.config, "nb_execution_cache_path", "")
+                  or str(Path(app.outdir).parent / ".jupyter_cache"))   # jupyter-book's
+    if not Path(cache_path).is_dir():
+        return notebook
+    from jupyter_cache import get_cache
+
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:          # not in the cache: a notebook without outputs, as written
+        return notebook
+    return merged
+
+
 def _publish_notebook(app, pagename, templatename, context, doctree):
     """Writes ``<page>.ipynb`` (beside the page and in ``_sources/``): Markdown that plain
     Jupyter and Colab render (:mod:`plain_notebook`: folded solutions, plain admonitions,
@@ -191,7 +213,7 @@ def _publish_notebook(app, pagename, templatename, context, doctree):
     repo = github_repo(app)
     options = app.config.html_theme_options or {}
     branch = options.get("repository_branch") or "main"
-    notebook = nbformat.read(downloaded, as_version=4)
+    notebook = with_cached_outputs(app, nbformat.read(downloaded, as_version=4))
     try:
         notebook = plain_notebook(notebook, book_resolver(app, pagename))
     except UnknownMyST as error:
