@@ -56,6 +56,7 @@ def html_of(notebook) -> BeautifulSoup:
     return BeautifulSoup(body, "html.parser")
 
 
+@pytest.mark.slow   # nbconvert renders every chapter: ~3 s each
 @pytest.mark.parametrize("docname", CHAPTERS)
 def test_chapter_as_a_plain_notebook(docname):
     source, plain = convert(docname)
