@@ -10,7 +10,7 @@ PEERS  := $(VENV)/.peers-installed
 BOOK_FLAGS ?= -W -n --keep-going
 NBGRADER := cd exercises && ../$(BIN)/nbgrader
 
-.PHONY: help install book book-clean test test-fast test-sanitize bench \
+.PHONY: help install instructor-lab book book-clean test test-fast test-sanitize bench \
         assignments check-assignments collect duedate autograde feedback export grade
 
 help:
@@ -38,10 +38,28 @@ $(PEERS): $(COURSE) requirements-peers.txt
 	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
 	@touch $@
 
-# Tests and instructor tooling on top of it.
+# Tests and instructor tooling on top of it. nbgrader installs into the same .venv as the
+# learner's JupyterLab (`.venv/bin/jupyter lab`, README): its Lab menus (Nbgrader, Formgrader,
+# Assignments) and server extensions are switched off there, so a learner or a developer
+# opening the chapters sees the course's Lab only. The nbgrader command line (make
+# assignments, autograde, ...) does not need them. An instructor who wants nbgrader's web
+# interface: make instructor-lab.
+NBGRADER_SERVER_EXTENSIONS := formgrader validate_assignment assignment_list course_list
 $(DEV): $(PEERS) requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	for e in $(NBGRADER_SERVER_EXTENSIONS); do \
+	  $(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$e \
+	    >/dev/null 2>&1 || exit 1; done
 	@touch $@
+
+# nbgrader's JupyterLab interface back on in this .venv (instructors; see make install).
+instructor-lab: $(DEV)
+	$(BIN)/jupyter labextension unlock --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	for e in $(NBGRADER_SERVER_EXTENSIONS); do \
+	  $(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.$$e \
+	    >/dev/null 2>&1 || exit 1; done
 
 install: $(DEV)
 

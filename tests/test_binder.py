@@ -62,7 +62,7 @@ def test_binder_requirements_are_the_course_requirements_for_learners():
     names = requirement_names(BINDER / "requirements.txt")
     course = requirement_names(ROOT / "requirements.txt")
     expected = {n: spec for n, spec in course.items() if n not in BOOK_BUILD_ONLY | {"torch"}}
-    actual = {n: spec for n, spec in names.items() if n not in ("torch", "jupyterlab")}
+    actual = {n: spec for n, spec in names.items() if n != "torch"}
     assert actual == expected, "binder/requirements.txt drifted from requirements.txt"
 
 

@@ -224,3 +224,43 @@ def test_completed_assignment_runs_in_jupyterlab(lab, browser):
                               + "\n  ".join(problems))
     finally:
         context.close()
+
+
+def chapter_linking_another() -> tuple[str, str]:
+    """(docname, linked docname): the first chapter with a Markdown link to another one."""
+    for docname in notebook_chapters():
+        match = re.search(r"\]\((\w+)\.md\)", (ROOT / (docname + ".md")).read_text())
+        if match:
+            return docname, match.group(1)
+    raise AssertionError("no chapter links another chapter with [text](other.md)")
+
+
+def test_links_between_chapters_open_the_chapter_and_no_grading_menus(lab, browser):
+    """A link to another chapter opens that chapter's file in JupyterLab (no 404 from
+    /files/...), and the learner's Lab shows no nbgrader menus (Makefile: make install
+    switches them off in the shared .venv)."""
+    server, work = lab
+    docname, target = chapter_linking_another()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route(lambda url: not is_loopback(url), lambda route: route.abort("blockedbyclient"))
+    missing = []
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    try:
+        page.goto(f"{server.url}/lab/tree/{docname}.md?token={server.token}&reset")
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        panel.locator(".jp-Cell").first.wait_for(state="visible", timeout=120_000)
+        menus = [m.strip() for m in page.locator(".lm-MenuBar-itemLabel").all_text_contents()]
+        assert "File" in menus, menus
+        assert not [m for m in menus if re.search(r"nbgrader|formgrader|assignment", m, re.I)], \
+            f"grading menus in the learner's Lab: {menus}"
+        link = panel.locator(f".jp-MarkdownCell a[href*='{target}.md']").first
+        link.wait_for(state="attached", timeout=60_000)
+        link.scroll_into_view_if_needed()
+        link.click()
+        tab = page.locator(".lm-TabBar-tabLabel", has_text=f"{target}.md")
+        tab.first.wait_for(state="visible", timeout=60_000)
+        assert not [url for url in missing if "/files/" in url or target in url], missing
+    finally:
+        context.close()

@@ -83,6 +83,35 @@ def test_page_links_download_and_colab(built_book, docname):
     assert colab in hrefs, f"no Colab link {colab!r} in {docname}.html"
 
 
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_published_notebook_reads_without_jupyterlab_myst(built_book, docname):
+    """The build's published notebook (download and Colab) is plain Markdown + HTML: no
+    MyST directive or role, every dropdown solution folded in <details>, links to other
+    chapters point at their pages on the site (which the build has), no static widget
+    state. (tests/test_plain_notebooks.py renders the conversion with nbconvert.)"""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from plain_notebook import remaining_myst
+
+    html = Path(built_book)
+    notebook = nbformat.read(html / (docname + ".ipynb"), as_version=4)
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    left = [line for text in markdown for line in remaining_myst(text)]
+    assert not left, f"raw MyST in the published {docname}.ipynb: {left[:5]}"
+    text = "\n".join(markdown)
+    source = (ROOT / (docname + ".md")).read_text()
+    assert text.count("<details>") == source.count("{dropdown}") > 0 or \
+        "{dropdown}" not in source
+    site = CONFIG["html"]["baseurl"].rstrip("/") + "/"
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert not [link for link in links if re.search(r"\.md(#|$)", link)], \
+        "a link points at a chapter's source file"
+    for link in links:
+        if link.startswith(site):
+            target = link[len(site):].split("#")[0]
+            assert (html / target).is_file(), f"{docname}.ipynb links to {link}: not in the build"
+    assert "widgets" not in notebook.metadata
+
+
 def test_publish_workflow_commits_the_notebooks_to_the_colab_branch():
     """The Colab links resolve once published: the workflow pushes every ``.ipynb`` built
     beside a page, at the same path, to the notebooks branch, with write access granted to

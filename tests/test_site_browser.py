@@ -43,9 +43,10 @@ HOW_TO_ENABLE = ("browser tests skipped: no Chromium at {path}; to enable them i
 # Hosts the site may contact and that fail offline (every request off localhost is
 # blocked in these tests). A request to, or console error about, any other external host
 # fails the page: add a host here only on purpose.
+# Not here on purpose: cdn.jsdelivr.net and cdnjs.cloudflare.com (ipywidgets' embed manager
+# and require.js: _config.yml's nb_ipywidgets_js is empty, a static page runs no widget) and
+# any MathJax host (MathJax ships with the site).
 EXPECTED_EXTERNAL = {
-    "cdn.jsdelivr.net",       # ipywidgets' embed (MathJax ships with the site: not here)
-    "cdnjs.cloudflare.com",   # require.js, which myst-nb adds to pages with ipywidgets
     "unpkg.com",              # Thebe, loaded when "Live Code" is pressed
     "mybinder.org",           # Binder, behind Live Code
     "fonts.googleapis.com",   # web fonts, if a theme asks for them
@@ -523,3 +524,85 @@ def test_math_renders_without_the_network(built_book, visit, screenshots):
             first.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshots / (docname.replace("/", "__") + "__math.png")))
     assert not problems, "\n  ".join(["math without the network:"] + problems)
+
+
+# --- nothing wider than the column: display equations at desktop and phone width -----------
+
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+# For every display equation in the article: it is clipped when its box sticks out of the
+# article's column, when its content is wider than its box and the box does not scroll
+# (overflow-x auto/scroll), or when an ancestor inside the column hides what sticks out.
+EQUATION_OVERFLOW_JS = """() => {
+    const column = document.querySelector('article.bd-article');
+    const c = column.getBoundingClientRect();
+    const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    const problems = [];
+    for (const m of column.querySelectorAll('mjx-container[display="true"]')) {
+        if (!m.checkVisibility()) continue;
+        const r = m.getBoundingClientRect();
+        const tex = (m.querySelector('mjx-assistive-mml math') || m).textContent
+            .replace(/\\s+/g, ' ').trim().slice(0, 50);
+        let why = null;
+        if (r.left < c.left - 1 || r.right > c.right + 1)
+            why = `box ${Math.round(r.left)}..${Math.round(r.right)} px outside the column `
+                  + `${Math.round(c.left)}..${Math.round(c.right)} px`;
+        else if (m.scrollWidth > m.clientWidth + 1 && !scrolls(m))
+            why = `${m.scrollWidth} px wide in a ${m.clientWidth} px box that does not scroll`;
+        else if (m.scrollWidth > m.clientWidth + 1) {
+            // It scrolls: its right end can be reached.
+            const before = m.scrollLeft;
+            m.scrollLeft = m.scrollWidth;
+            if (m.scrollLeft + m.clientWidth < m.scrollWidth - 1)
+                why = `scrolls only to ${m.scrollLeft + m.clientWidth} of ${m.scrollWidth} px`;
+            m.scrollLeft = before;
+        }
+        if (!why) {
+            for (let a = m.parentElement; a && a !== column; a = a.parentElement) {
+                const ar = a.getBoundingClientRect();
+                if (!scrolls(a) && getComputedStyle(a).overflowX !== 'visible'
+                        && (r.right > ar.right + 1 || r.left < ar.left - 1)) {
+                    why = `cut off by <${a.tagName.toLowerCase()} class="${a.className}">`;
+                    break;
+                }
+            }
+        }
+        if (why) problems.push(`${tex}: ${why}`);
+    }
+    return problems;
+}"""
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_no_equation_overflows_its_column(built_book, browser, site, width):
+    """Every display equation of every page with math fits its column or scrolls inside
+    it (book/_static/snnlearn.css), at desktop and at phone width: none is clipped.
+    Screenshots of the first wide-enough equation of each page: <build>/screenshots/."""
+    viewport = WIDTHS[width]
+    context = browser.new_context(viewport=viewport, service_workers="block",
+                                  is_mobile=width == "phone", device_scale_factor=1)
+    context.route(lambda url: not _is_loopback(url), lambda route: route.abort("blockedbyclient"))
+    context.set_default_timeout(TIMEOUT_MS)
+    shots = Path(built_book).parent / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    problems, checked = [], 0
+    try:
+        for docname in math_pages(built_book):
+            page = context.new_page()
+            page.goto(site + docname + ".html", wait_until="load")
+            page.wait_for_function(
+                "window.MathJax && MathJax.startup && MathJax.startup.document && "
+                "MathJax.startup.document.getMathItemsWithin(document.body).length > 0")
+            page.evaluate("MathJax.startup.promise")
+            checked += page.locator("article mjx-container[display='true']").count()
+            problems += [f"{docname} at {viewport['width']} px: {p}"
+                         for p in page.evaluate(EQUATION_OVERFLOW_JS)]
+            widest = page.locator("article mjx-container[display='true']")
+            if widest.count():
+                widest.first.scroll_into_view_if_needed()
+                page.screenshot(path=str(shots / f"{docname.replace('/', '__')}__math_{width}.png"))
+            page.close()
+    finally:
+        context.close()
+    assert checked > 0, "no display equation was found: is the check looking at the right build?"
+    assert not problems, "equations wider than their column:\n  " + "\n  ".join(problems)

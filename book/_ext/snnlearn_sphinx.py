@@ -21,7 +21,14 @@
    workflow (.github/workflows/publish.yml) commits these same files on every publish:
    ``https://colab.research.google.com/github/<org>/<repo>/blob/notebooks/<page>.ipynb``.
    The chapters' sources stay MyST text; no generated notebook is committed to ``main``.
-4. **Live Code against a local Jupyter server, offline (tests only).** The published site's
+   The published notebook is written for readers WITHOUT jupyterlab-myst (Colab, plain
+   Jupyter): ``plain_notebook.py`` folds the dropdown solutions into ``<details>``, turns
+   admonitions into block quotes, roles and chapter links into links to the site, and
+   inlines ``literalinclude`` listings; MyST it cannot express fails the build.
+5. **The site's CSS** (``book/_static/snnlearn.css``): display math and long output lines
+   scroll inside the column instead of being clipped, output tables are styled, figures
+   keep a readable size on phones.
+6. **Live Code against a local Jupyter server, offline (tests only).** The published site's
    Live Code asks Binder for a kernel and loads Thebe from a CDN. With
    ``snnlearn_thebe_local = {"lib": <thebe's lib/ folder from the npm package>,
    "requirejs": <require.js from the requirejs npm package>,
@@ -41,7 +48,15 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
+
+from sphinx.util import logging
+
+sys.path.insert(0, str(Path(__file__).parent))
+from plain_notebook import Resolver, UnknownMyST, plain_notebook  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 # The parts of MathJax's es5 build the site uses: the combined TeX+MathML -> CommonHTML
 # bundle, the TeX extensions it autoloads (\require, \boldsymbol, ...), the CHTML fonts,
@@ -124,9 +139,69 @@ def colab_install_cell(repository_url: str, branch: str):
     return cell
 
 
+def book_resolver(app, pagename: str) -> Resolver:
+    """What :func:`plain_notebook.plain_notebook` needs to turn the page's roles into links
+    to the published site (``html.baseurl``): page titles, API anchors, labels."""
+    import posixpath
+
+    env = app.env
+    site = (app.config.html_baseurl or "").rstrip("/") + "/"
+    folder = posixpath.dirname(pagename)
+
+    def doc(target: str) -> tuple[str, str]:
+        name = target.strip()
+        name = name[1:] if name.startswith("/") else posixpath.join(folder, name)
+        name = posixpath.normpath(name).removesuffix(".md")
+        if name not in env.titles:
+            raise UnknownMyST(f"link to {target!r}: no such page")
+        return env.titles[name].astext(), site + name + ".html"
+
+    def py(name: str) -> str | None:
+        entry = env.get_domain("py").objects.get(name)
+        return f"{site}{entry.docname}.html#{entry.node_id}" if entry else None
+
+    def ref(label: str) -> tuple[str, str]:
+        std = env.get_domain("std")
+        label = label.lower()
+        if label in std.labels:             # a target before a title: it has a name
+            docname, anchor, title = std.labels[label]
+        elif label in std.anonlabels:       # any other target ({ref} gives the text)
+            (docname, anchor), title = std.anonlabels[label], label
+        else:
+            raise UnknownMyST(f"{{ref}} to an unknown label {label!r}")
+        return title, f"{site}{docname}.html#{anchor}"
+
+    return Resolver(doc=doc, py=py, ref=ref, page=pagename, site_url=site,
+                    source_dir=Path(env.doc2path(pagename)).parent)
+
+
+def with_cached_outputs(app, notebook):
+    """``notebook`` with its outputs. myst-nb (1.x) writes the executed notebook that the
+    download button copies, but when the execution cache served the outputs it writes the
+    notebook WITHOUT them (it saves its input, not the cache's merged copy): every rebuild
+    from the cache would publish notebooks without outputs. Take them from the cache then."""
+    if any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
+        return notebook
+    if getattr(app.config, "nb_execution_mode", "") != "cache":
+        return notebook
+    cache_path = (getattr(app.config, "nb_execution_cache_path", "")
+                  or str(Path(app.outdir).parent / ".jupyter_cache"))   # jupyter-book's
+    if not Path(cache_path).is_dir():
+        return notebook
+    from jupyter_cache import get_cache
+
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:          # not in the cache: a notebook without outputs, as written
+        return notebook
+    return merged
+
+
 def _publish_notebook(app, pagename, templatename, context, doctree):
-    """Writes ``<page>.ipynb`` (beside the page and in ``_sources/``) with the Colab cell,
-    and adds the Colab button to the launch menu."""
+    """Writes ``<page>.ipynb`` (beside the page and in ``_sources/``): Markdown that plain
+    Jupyter and Colab render (:mod:`plain_notebook`: folded solutions, plain admonitions,
+    roles as links to the site) and the Colab cell; adds the Colab button to the launch
+    menu."""
     if app.builder.format != "html" or not context.get("ipynb_source"):
         return
     import nbformat
@@ -138,7 +213,13 @@ def _publish_notebook(app, pagename, templatename, context, doctree):
     repo = github_repo(app)
     options = app.config.html_theme_options or {}
     branch = options.get("repository_branch") or "main"
-    notebook = nbformat.read(downloaded, as_version=4)
+    notebook = with_cached_outputs(app, nbformat.read(downloaded, as_version=4))
+    try:
+        notebook = plain_notebook(notebook, book_resolver(app, pagename))
+    except UnknownMyST as error:
+        logger.warning(f"{pagename}: the published notebook cannot show this without "
+                       f"jupyterlab-myst: {error}", location=pagename)
+        return
     if repo and not any(cell.get("id") == COLAB_CELL_ID for cell in notebook.cells):
         url = f"https://github.com/{repo[0]}/{repo[1]}"
         notebook.cells.insert(0, colab_install_cell(url, branch))
@@ -274,7 +355,19 @@ def _dedupe_inline_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+STATIC_DIR = Path(__file__).resolve().parents[1] / "_static"   # book/_static
+SITE_CSS = "snnlearn.css"
+
+
+def _add_static(app, config):
+    """book/_static (the site's own CSS) joins the static files of every page."""
+    if str(STATIC_DIR) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC_DIR))
+
+
 def setup(app):
+    app.connect("config-inited", _add_static)
+    app.add_css_file(SITE_CSS)
     # Run last, after the themes have added their per-page scripts.
     app.connect("html-page-context", _dedupe_inline_scripts, priority=999)
     app.connect("build-finished", _copy_mathjax)
