@@ -138,7 +138,7 @@ def record_in_gradebook(course: Path, assignment: str, echo: bool = True,
 
 
 # Files a scratch course needs: the configuration and what it imports.
-COURSE_FILES = ("nbgrader_config.py", "sandbox.py")
+COURSE_FILES = ("nbgrader_config.py", "sandbox.py", "verdict.py", "safe_files.py")
 
 
 def make_template(course: Path, assignment: str, scratch_root: Path) -> Path:
@@ -189,6 +189,12 @@ def grade_in_scratch(template: Path, course: Path, assignment: str, students: Li
     except subprocess.TimeoutExpired as error:
         output, rc = f"{error.stdout or ''}\nbatch grading timed out after {timeout} s\n", -1
     wall = time.perf_counter() - started
+    if "Exception while loading config file" in output:
+        # nbgrader goes on without the course's configuration: no sandbox, no verdict
+        # outside the kernel. Nothing of such a run may reach the gradebook.
+        output += ("\n[snnlearn] nbgrader could not load the course configuration "
+                   "(nbgrader_config.py): the run is discarded\n")
+        rc = -2
     runs = []
     if runs_file.exists():
         runs = [json.loads(line) for line in runs_file.read_text().splitlines() if line.strip()]
@@ -212,6 +218,8 @@ def merge_result(course: Path, result: dict) -> bool:
     from nbgrader.api import Gradebook, MissingEntry
 
     scratch, assignment, student = Path(result["scratch"]), result["assignment"], result["student"]
+    if result.get("rc") == -2:
+        return False
     graded = scratch / "autograded" / student / assignment
     try:
         with Gradebook("sqlite:///" + str(scratch / "gradebook.db")) as gb:

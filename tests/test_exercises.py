@@ -551,16 +551,21 @@ def test_tampered_test_cell_is_restored_and_reported(course):
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
-def test_hostile_submissions_gain_nothing_and_are_named(course, trick):
+def test_hostile_submissions_gain_nothing(course, trick):
+    """Each trick rewrites the learner's own process (patched torch, hidden errors, rewritten
+    cells, traces, a forged proof line): the checks run outside it (exercises/verdict.py),
+    so the wrong lif_step scores what it scores without the trick, cell by cell."""
     honest_wrong = course.report[("wrong_lif", "spiking_neurons")]
     assert honest_wrong["status"] == "GRADED" and "TAMPERED" not in honest_wrong["notes"]
     row = course.report[(trick, "spiking_neurons")]
-    if row["status"] == "GRADED":
-        assert float(row["score"]) <= float(honest_wrong["score"]), (trick, row, honest_wrong)
     if trick == "exits_the_kernel":
         assert row["status"] == "FAILED", row  # the kernel died: nothing graded, 0 points
-    else:
-        assert row["status"] == "GRADED" and row["notes"].startswith("TAMPERED: "), row
+        return
+    assert row["status"] == "GRADED", row
+    assert float(row["score"]) <= float(honest_wrong["score"]), (trick, row, honest_wrong)
+    mine, honest = course.cells[(trick, "spiking_neurons")], course.cells[("wrong_lif",
+                                                                            "spiking_neurons")]
+    assert all(mine[g][0] <= honest[g][0] for g in honest), (trick, mine, honest)
 
 
 def test_honest_submissions_are_not_called_tampered(course):
