@@ -112,8 +112,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # --- late submissions ---------------------------------------------------------------------
-# A submission's time is its timestamp.txt (make collect writes it from the collected files);
-# the due date is the assignment's in the gradebook (python exercises/grading.py --duedate).
+# A submission's time is its timestamp.txt, which make collect writes from the instructor's
+# side (the LMS export's times, or when the download was written), never the student's;
+# the due date is the assignment's in the gradebook (python exercises/grading.py duedate).
 LATE_PENALTY_PER_DAY = float(os.environ.get("SNNLEARN_LATE_PENALTY_PER_DAY", "0"))
 
 
@@ -142,7 +143,9 @@ class FeedbackClearHiddenTests(ClearHiddenTests):
 
 c.GenerateFeedback.preprocessors = [GetGrades, FeedbackClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
-# --- zip_collect (make collect) ------------------------------------------------------------
+# --- zip_collect ------------------------------------------------------------------------------
+# make collect does not use nbgrader's zip_collect (its extractor follows links and stops at a
+# bad member): grading.py collect files submissions safely. For nbgrader zip_collect by hand:
 # Each archive or folder dropped in downloaded/<assignment>/archive/ is named after the
 # student: <student_id>.zip holding <assignment>.ipynb (at any depth) or a folder
 # <student_id>/<assignment>.ipynb. The notebook is filed as

@@ -113,6 +113,16 @@ def _write_new(dir_fd: int, name: str, source_fd: Optional[int], data: Optional[
     os.close(out)
 
 
+def write_new(path: PathLike, data: bytes) -> None:
+    """Write a new file (never an existing one, never through a link)."""
+    path = Path(path)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _write_new(fd, path.name, None, data, [len(data) + 1], len(data) + 1)
+    finally:
+        os.close(fd)
+
+
 def copy_tree(source: PathLike, target: PathLike, file_limit: int = FILE_BYTES,
               total_limit: int = TOTAL_BYTES, max_files: int = MAX_FILES,
               only: Optional[callable] = None) -> List[str]:

@@ -40,6 +40,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,9 +53,19 @@ from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
 from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 
-import verdict
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import safe_files  # noqa: E402  (copies that never follow the learner's links)
+import verdict  # noqa: E402  (the checks, run here on the kernel's plain data)
 
 NOBODY = 65534
+# As root each kernel runs as a user of its own, KERNEL_UID_BASE + the grading process's
+# pid (one kernel at a time per process): RLIMIT_NPROC counts per user, so a fork bomb
+# exhausts its own budget, never that of the kernels graded beside it.
+KERNEL_UID_BASE = 1_500_000_000
+
+
+def kernel_uid() -> int:
+    return KERNEL_UID_BASE + os.getpid() if os.geteuid() == 0 else os.geteuid()
 
 
 def _int_env(name: str, default: int) -> int:
@@ -75,6 +86,9 @@ def limits() -> Dict[str, int]:
         "processes": _int_env("SNNLEARN_MAX_PROCESSES", 128),
         "file_bytes": _int_env("SNNLEARN_FILE_LIMIT_MB", 64) * 2**20,
         "output_bytes": _int_env("SNNLEARN_OUTPUT_LIMIT_KB", 1024) * 2**10,
+        "shm_bytes": _int_env("SNNLEARN_SHM_LIMIT_MB", 64) * 2**20,
+        "disk_bytes": _int_env("SNNLEARN_DISK_LIMIT_MB", 256) * 2**20,
+        "notebook_seconds": _int_env("SNNLEARN_NOTEBOOK_TIMEOUT", 900),
     }
 
 
@@ -88,6 +102,15 @@ def record_run(where: str, **fields) -> None:
 
 
 # --- the sandbox ----------------------------------------------------------------------------
+
+def kernel_workdir() -> Path:
+    """A new, empty folder for one kernel: under SNNLEARN_SCRATCH_ROOT (hidden from every
+    kernel, its own folder bound back) or the system's temporary folder."""
+    root = os.environ.get("SNNLEARN_SCRATCH_ROOT") or tempfile.gettempdir()
+    base = Path(root) / "kernels"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="k-", dir=base))
+
 
 class SandboxUnavailable(RuntimeError):
     pass
@@ -170,7 +193,7 @@ def threads_of(uid: int) -> int:
 
 
 def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
-                  status_file: Path) -> List[str]:
+                  status_file: Path, uid: Optional[int] = None) -> List[str]:
     """The kernel command wrapped in bubblewrap, prlimit and (as root) setpriv."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -178,8 +201,9 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
     lim = limits()
     hidden = hidden_paths()
     # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs",
-            "/dev/shm", "--proc", "/proc",
+    # Its size is capped (shared memory is memory the address-space limit does not see).
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777",
+            "--size", str(lim["shm_bytes"]), "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session"]
     for path in hidden:
@@ -197,9 +221,16 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
         if any(_under(path, h) for h in hidden) and path.exists():
             open_way(path)
             args += ["--ro-bind", str(path), str(path)]
-    for path in (workdir, ipc_dir):
-        open_way(path)
-        args += ["--bind", str(path), str(path)]
+    open_way(ipc_dir)
+    args += ["--bind", str(ipc_dir), str(ipc_dir)]
+    # The working folder: a private tmpfs of at most disk_bytes (what the kernel writes
+    # vanishes with it), the notebook's files bound into it read-only.
+    open_way(workdir)
+    args += ["--perms", "1777", "--size", str(lim["disk_bytes"]), "--tmpfs", str(workdir)]
+    for entry in sorted(os.listdir(workdir)):
+        mode = os.lstat(workdir / entry).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            args += ["--ro-bind", str(workdir / entry), str(workdir / entry)]
     args += ["--chdir", str(workdir), "--clearenv",
              "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
              "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
@@ -213,7 +244,8 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
              f"--nproc={processes}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
     if os.geteuid() == 0:
         # root ignores RLIMIT_NPROC and could undo the mounts: run the kernel as nobody.
-        args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        uid = NOBODY if uid is None else uid
+        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all"]
     else:
         args += ["--cap-drop", "ALL", "--"]
@@ -265,8 +297,9 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.ipc_dir = Path(tempfile.mkdtemp(prefix="snnlearn-ipc-"))
+        self.uid = kernel_uid()
         if os.geteuid() == 0:
-            os.chown(self.ipc_dir, NOBODY, NOBODY)
+            os.chown(self.ipc_dir, self.uid, self.uid)
         self.transport = "ipc"
         self.ip = str(self.ipc_dir / "kernel")
         self.connection_file = str(self.ipc_dir / "connection.json")
@@ -276,10 +309,13 @@ class SandboxKernelManager(AsyncKernelManager):
         cmd = super().format_kernel_cmd(extra_arguments)
         workdir = Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
         if os.geteuid() == 0:
-            os.chown(workdir, NOBODY, NOBODY)
+            os.chown(workdir, self.uid, self.uid)
             os.chmod(self.connection_file, 0o644)
         self._launch_args.pop("env", None)  # the sandbox sets its own, minimal environment
-        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file)
+        # What the kernel writes to its raw stdout/stderr never reaches the grader.
+        self._launch_args["stdout"] = subprocess.DEVNULL
+        self._launch_args["stderr"] = subprocess.DEVNULL
+        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid)
 
     async def interrupt_kernel(self):
         # A signal would reach bwrap, not the kernel: ask the kernel to interrupt itself.
@@ -298,7 +334,7 @@ class SandboxKernelManager(AsyncKernelManager):
     async def cleanup_resources(self, restart: bool = False) -> None:
         reason = self.exit_reason()
         if reason:
-            record_run(str(self._launch_args.get("cwd") or ""), limit=reason)
+            record_run(SnnlearnExecute.current_notebook_folder, limit=reason)
         await super().cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
@@ -520,6 +556,10 @@ class Integrity:
 
 # --- nbgrader's Execute, with the sandbox, the integrity check and the limits -------------
 
+class NotebookBudgetExceeded(RuntimeError):
+    """A notebook ran past SNNLEARN_NOTEBOOK_TIMEOUT seconds in all: the submission FAILS."""
+
+
 class SnnlearnExecute(Execute):
     """nbgrader's Execute in the sandbox, with tamper-proof test cells and an output cap;
     a kernel that ignores the timeout's interrupt fails the submission (nbgrader reports it
@@ -527,6 +567,8 @@ class SnnlearnExecute(Execute):
     timeout."""
 
     interrupt_grace = 10
+    # The submission folder of the notebook being graded (nbgrader grades one at a time).
+    current_notebook_folder = ""
 
     def __init__(self, *args, **kwargs):
         if sandbox_mode() == "bwrap":
@@ -534,6 +576,8 @@ class SnnlearnExecute(Execute):
         super().__init__(*args, **kwargs)
         self._output_bytes: Dict[int, int] = {}
         self._truncated: set = set()
+        self._budget_seconds = limits()["notebook_seconds"]
+        self._deadline = time.monotonic() + self._budget_seconds
 
     def preprocess(self, nb, resources=None, km=None):
         tests = verdict.plan(nb.cells)
@@ -544,10 +588,21 @@ class SnnlearnExecute(Execute):
         guard = Integrity()
         guard.instrument(nb, verdict.prelude_source(seed) if tests else "")
         started = time.perf_counter()
-        where = str((resources or {}).get("metadata", {}).get("path", ""))
+        resources = resources if resources is not None else {}
+        metadata = resources.setdefault("metadata", {})
+        where = str(metadata.get("path", ""))
+        # The kernel runs in a private copy of the notebook's folder (regular files only),
+        # never in the folder nbgrader writes the graded notebook into: a link the kernel
+        # plants there is never followed by anyone, and the copy is removed afterwards.
+        workdir = kernel_workdir()
+        skipped = safe_files.copy_tree(where, workdir) if where and os.path.isdir(where) else []
+        metadata["path"] = str(workdir)
+        SnnlearnExecute.current_notebook_folder = where
         self._output_bytes, self._truncated = {}, set()
         self._results: Dict[int, Dict[int, dict]] = {}
         self.output_limit = limits()["output_bytes"]
+        self._budget_seconds = limits()["notebook_seconds"]
+        self._deadline = time.monotonic() + self._budget_seconds
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         finally:
@@ -560,13 +615,16 @@ class SnnlearnExecute(Execute):
                             output_type="stream", name="stderr",
                             text=f"[output limit hit: more than {self.output_limit // 1024} "
                                  "KiB; the rest was dropped]\n"))
-                record_run(where, seconds=round(time.perf_counter() - started, 1))
+                record_run(where, seconds=round(time.perf_counter() - started, 1),
+                           skipped=skipped)
                 nb.metadata["snnlearn_grading"] = {
                     "tampered": findings,
                     "output_limit_cells": [_meta(nb.cells[i - 1]).get("grade_id", i - 1)
                                            for i in sorted(self._truncated) if i >= 1]}
             for index, source in originals.items():
                 nb.cells[index].source = source
+            metadata["path"] = where
+            shutil.rmtree(workdir, ignore_errors=True)
             self.judge(nb, tests, seed)
         return nb, resources
 
@@ -607,6 +665,21 @@ class SnnlearnExecute(Execute):
             self._truncated.add(cell_index)
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+    def _get_timeout(self, cell):
+        """The cell's own limit, but never past the notebook's wall-clock budget."""
+        timeout = super()._get_timeout(cell)
+        left = self._deadline - time.monotonic()
+        return max(1, int(min(timeout or left, left)))
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):
+        if time.monotonic() >= self._deadline:
+            raise NotebookBudgetExceeded(
+                f"the notebook ran past its wall-clock budget of {self._budget_seconds} s "
+                f"(SNNLEARN_NOTEBOOK_TIMEOUT); nothing was graded")
+        return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                store_history)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel

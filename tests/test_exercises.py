@@ -2,7 +2,7 @@
 
 One scratch copy of exercises/ is made per test module: the source notebooks are regenerated
 from their Jupytext sources, the student versions with ``nbgrader generate_assignment``, a
-class of submissions is collected with ``nbgrader zip_collect``, graded as ``make autograde``
+class of submissions is collected as ``make collect`` does (grading.collect), graded as ``make autograde``
 does (exercises/grading.py: each batch of submissions in its own scratch course, in parallel,
 each kernel in the bubblewrap sandbox, results merged by the parent), and then
 ``generate_feedback`` and ``export`` run. The tests read the results. Nothing is written into
@@ -292,9 +292,8 @@ def course(tmp_path_factory) -> SimpleNamespace:
     for assignment, group in students.items():
         downloads = base / "downloads" / assignment
         write_downloads(downloads, assignment, group)
-        archive = root / "downloaded" / assignment / "archive"
-        shutil.copytree(downloads, archive)
-        build_sources.nbgrader(root, "zip_collect", assignment, "--force")
+        stamps, skipped = grading.collect(root, assignment, downloads)
+        assert set(stamps) == set(group) and not skipped, skipped
     lap("collect")
 
     protected = checksums(root, ("source", "release", "submitted"))
@@ -464,7 +463,7 @@ def test_autograde_on_a_fresh_clone_records_the_assignment_itself(course, tmp_pa
     shutil.copytree(course.root / "submitted" / "reference" / "pytorch_basics",
                     fresh / "submitted" / "ada" / "pytorch_basics")
     released = (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes()
-    rc = grading.main(["--autograde", "--quiet", "--strict", "--course", str(fresh)])
+    rc = grading.main(["--course", str(fresh), "autograde", "--quiet", "--strict"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert re.search(r"ada\s+GRADED\s+(\d+)/\1\b", out), out
