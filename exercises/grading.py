@@ -1,7 +1,7 @@
 """Grading helpers shared by the Makefile, the scripts and the tests: autograde a class
 safely and in parallel, and report on every submission.
 
-``make autograde`` runs ``python exercises/grading.py --autograde [--jobs N]``. For each
+``make autograde`` runs ``python exercises/grading.py autograde [--jobs N]``. For each
 assignment with submissions:
 
 1. the assignment is recorded in the gradebook if it is not there yet (fresh clone), and a
@@ -34,15 +34,17 @@ Then it writes
 ``NOT SUBMITTED``
     the student is in the gradebook but has no submission for this assignment.
 
-``notes`` starts with ``TAMPERED: <cells> (why)`` when test cells did not really run to
-their end (sandbox.py), and flags resource limits hit, read-only cells (tests, set-up) that
+``notes`` starts with ``TAMPERED: <cells> (why)`` when an unsplit test cell did not really
+run to its end (sandbox.py; split cells are judged outside the kernel, verdict.py), lists
+the entries of a submission that were not regular files (skipped), and flags resource limits hit, read-only cells (tests, set-up) that
 a student changed or deleted (nbgrader restores them before grading), cells stopped by the
 time limit, and notebooks missing from a submission. ``seconds`` is the time the
 submission's notebook took to run, kernel start included.
 
-Other commands: ``--canvas`` (canvas_grades.csv), ``--stamp`` (timestamps from the collected
-files), ``--duedate`` (an assignment's due date). Without ``--autograde`` the script only
-writes the report from what is already there.
+Other commands: ``collect`` (file downloaded submissions: archives unpacked member by
+member, links never followed, times from the instructor's side), ``duedate`` (an
+assignment's due date), ``canvas`` (canvas_grades.csv), ``report`` (only the report).
+Every file a student controls is read through safe_files.py (no links, capped).
 """
 
 from __future__ import annotations
@@ -62,13 +64,13 @@ import time
 from typing import Dict, Iterable, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_sources  # noqa: E402  (the one place that puts the venv's bin/ on PATH)
 import safe_files  # noqa: E402  (never follow a link the student controls)
 import sandbox  # noqa: E402  (the kernel's sandbox and limits)
 
 COURSE = Path(__file__).resolve().parent
 # nbgrader's Gradebook runs alembic by name (in this process too): this Python's bin/ first.
-if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+os.environ["PATH"] = build_sources.venv_path()
 COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "notes"]
 
 
@@ -79,17 +81,7 @@ def gradebook_url(course: Path) -> str:
     return os.environ.get("GRADEBOOK_URL") or "sqlite:///" + str(course / "gradebook.db")
 
 
-def nbgrader_env(**extra: Optional[str]) -> Dict[str, str]:
-    """nbgrader calls helpers (alembic) by name: put this Python's bin/ first on PATH.
-    Keyword arguments set (a string) or remove (None) environment variables."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+nbgrader_env = build_sources.nbgrader_env
 
 
 def nbgrader_command(*args: str) -> List[str]:
@@ -563,6 +555,13 @@ def integrity_and_limits(autograded: Path) -> Tuple[List[str], List[str]]:
     return tampered, hit
 
 
+def score_after_penalty(submission) -> float:
+    """A submission's score as nbgrader's export reports it: the late penalty (computed by
+    nbgrader_config.PerDayLatePenalty, the one rule) taken off, never below 0."""
+    penalty = float(submission.late_submission_penalty or 0.0)
+    return max(0.0, float(submission.score) - penalty)
+
+
 def gradebook_scores(course: Path, db_url: Optional[str] = None):
     """({(student, assignment): (score, max_score)}, [student ids], {assignment: max})."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -580,9 +579,7 @@ def gradebook_scores(course: Path, db_url: Optional[str] = None):
                     submission = gb.find_submission(assignment.name, student)
                 except MissingEntry:
                     continue
-                # As nbgrader's export: the late penalty is taken off (never below 0).
-                penalty = float(submission.late_submission_penalty or 0.0)
-                scores[(student, assignment.name)] = (max(0.0, float(submission.score) - penalty),
+                scores[(student, assignment.name)] = (score_after_penalty(submission),
                                                       float(submission.max_score))
     return scores, students, maxima
 
@@ -702,8 +699,7 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
             for assignment in assignments:
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
-                    penalty = float(submission.late_submission_penalty or 0.0)
-                    row.append(f"{max(0.0, float(submission.score) - penalty):g}")
+                    row.append(f"{score_after_penalty(submission):g}")
                 except MissingEntry:
                     row.append("0")
             rows.append(row)
@@ -712,6 +708,91 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+def utc_text(when) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def read_submission_times(path: Path) -> Dict[str, str]:
+    """{student: time} from an LMS export: a CSV with the columns ``student_id`` and
+    ``submitted_at`` (any date nbgrader's parse_utc reads; without a zone: UTC)."""
+    from nbgrader.utils import parse_utc
+
+    text = safe_files.read_capped(path, 16 * 2**20).decode("utf-8-sig")
+    times = {}
+    for row in csv.DictReader(text.splitlines()):
+        student, when = (row.get("student_id") or "").strip(), (row.get("submitted_at") or "")
+        if student and when.strip():
+            times[student] = utc_text(parse_utc(when.strip()))
+    return times
+
+
+def collect(course: Path, assignment: str, downloads: Path,
+            times_csv: Optional[Path] = None) -> Tuple[Dict[str, str], List[str]]:
+    """File each student's download as submitted/<student>/<assignment>/<assignment>.ipynb.
+
+    ``downloads`` holds one ``<student_id>.zip`` (or .tar, .tar.gz, ...) or one folder
+    ``<student_id>/`` per student, with ``<assignment>.ipynb`` at any depth. Archives are
+    unpacked member by member (safe_files.extract_archive: ``../``, absolute paths, links
+    and devices are skipped), folders copied regular file by regular file; nothing is ever
+    followed through a link. ``timestamp.txt`` (what nbgrader's late penalty reads) comes
+    from the instructor's side: the LMS export's ``submitted_at`` column (``times_csv``)
+    or else the time the download itself was written on this machine (its modification
+    time), never a date inside the student's archive.
+    Returns ({student: timestamp}, report lines: one per skipped entry or member)."""
+    import datetime
+
+    times = read_submission_times(times_csv) if times_csv else {}
+    stamps: Dict[str, str] = {}
+    report: List[str] = []
+    staging = Path(tempfile.mkdtemp(prefix="snnlearn-collect-"))
+    try:
+        for name in sorted(os.listdir(downloads)):
+            entry = downloads / name
+            info = os.lstat(entry)
+            suffix = next((x for x in ARCHIVE_SUFFIXES if name.lower().endswith(x)), None)
+            student = name[: -len(suffix)] if suffix and stat.S_ISREG(info.st_mode) else name
+            if not STUDENT_ID.match(student):
+                report.append(f"skipped {name!r}: not named <student_id>, <student_id>.zip, ...")
+                continue
+            unpacked = staging / student
+            if stat.S_ISREG(info.st_mode) and suffix:
+                lines = safe_files.extract_archive(entry, unpacked)
+            elif stat.S_ISDIR(info.st_mode):
+                lines = safe_files.copy_tree(entry, unpacked)
+            else:
+                report.append(f"skipped {name}: {safe_files._kind(info.st_mode)}")
+                continue
+            report += [f"{student}: {line}" for line in lines]
+            found = sorted((p for p in unpacked.rglob(f"{assignment}.ipynb")
+                            if ".ipynb_checkpoints" not in p.parts and p.is_file()
+                            and not p.is_symlink()), key=lambda p: (len(p.parts), str(p)))
+            if not found:
+                report.append(f"{student}: no {assignment}.ipynb in {name}: not filed")
+                continue
+            if len(found) > 1:
+                report.append(f"{student}: {len(found)} copies of {assignment}.ipynb; filed "
+                              f"{found[0].relative_to(unpacked)}")
+            target = course / "submitted" / student / assignment
+            if target.is_symlink():
+                target.unlink()
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            safe_files.write_new(target / f"{assignment}.ipynb", safe_files.read_capped(found[0]))
+            when = times.get(student) or utc_text(datetime.datetime.fromtimestamp(
+                info.st_mtime, datetime.timezone.utc).replace(tzinfo=None))
+            if student not in times and times_csv:
+                report.append(f"{student}: not in {times_csv.name}; time of the download used")
+            safe_files.write_new(target / "timestamp.txt", when.encode())
+            stamps[student] = when
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return stamps, report
 
 
 def set_duedate(course: Path, assignment: str, duedate: str) -> None:
