@@ -605,6 +605,8 @@ class SnnlearnExecute(Execute):
         self._deadline = time.monotonic() + self._budget_seconds
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
+            if time.monotonic() >= self._deadline - 1:  # its last cells were cut short
+                raise NotebookBudgetExceeded(self._budget_message())
         finally:
             if nb.cells and nb.cells[0].get("id") == "snnlearn-prelude":
                 findings = guard.restore(nb)
@@ -666,6 +668,10 @@ class SnnlearnExecute(Execute):
             return None
         return super().output(outs, msg, display_id, cell_index)
 
+    def _budget_message(self) -> str:
+        return (f"the notebook ran past its wall-clock budget of {self._budget_seconds} s "
+                f"(SNNLEARN_NOTEBOOK_TIMEOUT); nothing was graded")
+
     def _get_timeout(self, cell):
         """The cell's own limit, but never past the notebook's wall-clock budget."""
         timeout = super()._get_timeout(cell)
@@ -675,9 +681,7 @@ class SnnlearnExecute(Execute):
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):
         if time.monotonic() >= self._deadline:
-            raise NotebookBudgetExceeded(
-                f"the notebook ran past its wall-clock budget of {self._budget_seconds} s "
-                f"(SNNLEARN_NOTEBOOK_TIMEOUT); nothing was graded")
+            raise NotebookBudgetExceeded(self._budget_message())
         return await super().async_execute_cell(cell, cell_index, execution_count,
                                                 store_history)
 

@@ -272,10 +272,15 @@ def test_hidden_checks_never_reach_the_kernel(attacked):
 
 
 def test_a_fork_bomb_hits_only_its_own_process_limit(attacked):
-    nb = nbformat.read(attacked.root / "autograded" / "fork_bomb" / A / f"{A}.ipynb", 4)
-    (cell,) = [c for c in nb.cells if harness.grade_id(c) == "lif_step"]
-    text = "".join(str(o.get("text", "")) for o in cell.outputs)
-    assert "forked" in text, cell.outputs
+    """It runs out of its own processes (its kernel may die of it: FAILED, 0 points); the
+    honest student graded beside it keeps full marks (the test above)."""
+    row = attacked.rows["fork_bomb"]
+    if row["status"] == "GRADED":
+        nb = nbformat.read(attacked.root / "autograded" / "fork_bomb" / A / f"{A}.ipynb", 4)
+        (cell,) = [c for c in nb.cells if harness.grade_id(c) == "lif_step"]
+        assert "forked" in "".join(str(o.get("text", "")) for o in cell.outputs)
+    else:
+        assert row["status"] == "FAILED" and row["notes"], row
 
 
 def test_shared_memory_and_the_scratch_folder_are_capped(attacked):
