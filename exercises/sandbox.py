@@ -1,35 +1,31 @@
-"""What runs while nbgrader executes a submission: the sandboxed kernel and the test-cell
-integrity check (loaded by nbgrader_config.py; the orchestration is in grading.py).
+"""What runs while nbgrader executes a submission: the sandboxed kernel, its limits, and
+nbgrader's Execute for it (loaded by nbgrader_config.py; the orchestration is in grading.py).
 
 The kernel (``SandboxKernelManager``)
     starts inside a bubblewrap sandbox: the root file system read-only, a private /tmp, the
     instructor's home, the repository and the course root hidden behind empty tmpfs mounts
     (the Python environment and the snnlearn package are bound back read-only), no network
     (``--unshare-net``), its own process tree (``--unshare-pid``), killed with its parent
-    (``--die-with-parent``), all capabilities dropped (as root: run as ``nobody``). The only
-    writable place is the folder the notebook runs in (the submission's scratch copy). It
-    talks to nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder
-    bound into the sandbox. ``prlimit`` caps its address space, CPU time, number of processes
-    and file size; ``SnnlearnExecute`` caps the output a cell may send.
+    (``--die-with-parent``), all capabilities dropped (as root: a user id of its own per
+    kernel, so RLIMIT_NPROC is not shared). Its working folder is a private, size-capped
+    tmpfs with the notebook's files bound in read-only (a copy: never the folder nbgrader
+    writes the graded notebook into); /dev/shm is private and capped too. It talks to
+    nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder bound into
+    the sandbox; its raw stdout/stderr go to /dev/null. ``prlimit`` caps its address space,
+    CPU time, number of processes and file size; ``SnnlearnExecute`` caps the output a cell
+    may send and the notebook's wall clock.
 
-The test cells (``SnnlearnExecute``)
-    Before the notebook runs, a *prelude* cell is put first: it imports the modules tests rely
-    on and records every function of them, the IPython machinery that runs a cell and prints
-    errors, and installs an audit hook (which also forbids further audit hooks). Each graded
-    test cell gets a first line that checks all of that again, and a last line that checks it
-    and prints a per-run, per-cell secret (an HMAC of the cell's index). Outside the kernel
-    the notebook is then checked: a test cell with no error and no valid secret did not run to
-    its end (it was skipped, rewritten, its error hidden, or a checked function was patched)
-    and gets an error, hence 0 points; ``GradingIntegrityError: TAMPERED: ...`` says why. The
-    added cell and lines are removed again before nbgrader saves the notebook.
+The verdict (``SnnlearnExecute.judge``, verdict.py)
+    Test cells split into inputs / ``# [call]`` / ``# [check]`` parts: the kernel runs the
+    inputs and calls and sends the values the checks read as plain data; the checks run
+    here, in nbgrader's process (no learner code), and their verdict becomes the cell's
+    output, from which nbgrader's SaveAutoGrades takes the points.
 
-Threat model (book/instructor_guide.md): learner code runs in the same interpreter as the
-tests, so a learner who studies this file can still reach the secret (it is in a closure)
-and forge a proof, or patch C-level state. What is defeated: patched functions (torch,
-numpy, math, builtins, snnlearn, including self-restoring patches caught by the first line),
-replaced cell runners, input/AST transformers, trace/profile hooks, hidden tracebacks,
-skipped cells, fake printed output, and the tools to dig into the grader's own objects
-(``gc``, ``ctypes`` memory access, frames of other threads, new audit hooks) are recorded.
+Unsplit test cells (the older tamper check, ``Integrity``)
+    run whole in the kernel; a prelude records the functions tests rely on and every such
+    test cell proves with an HMAC that it ran to its end. Learner code shares the process,
+    so a learner who studies this file can forge that proof: split the cells to close it
+    (book/instructor_guide.md, threat model).
 """
 
 from __future__ import annotations
