@@ -15,13 +15,17 @@ Two environment variables tune the execution limits (e.g. for tests or slow mach
 ``SNNLEARN_INTERRUPT_GRACE``
     seconds a kernel has to stop after the interrupt that follows a timeout (default 10);
     a kernel that ignores it fails the submission, which the grading report lists as FAILED.
+``SNNLEARN_NOTEBOOK_TIMEOUT``
+    seconds a whole notebook may run (default 900); past it the submission FAILS.
+``SNNLEARN_SHM_LIMIT_MB`` / ``SNNLEARN_DISK_LIMIT_MB``
+    size of the kernel's private /dev/shm (64) and working folder (256), both tmpfs.
 ``GRADEBOOK_URL``
     the gradebook's SQLAlchemy URL (default: the SQLite file gradebook.db here).
 ``SNNLEARN_LATE_PENALTY_PER_DAY``
     points taken off a late submission per started day after the due date (default 0).
 
-The kernel runs in a bubblewrap sandbox with resource limits, and the test cells are
-checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
+The kernel runs in a bubblewrap sandbox with resource limits; split test cells are judged
+outside it (verdict.py), the others checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
 for trusted runs only). ``make autograde`` grades each submission in its own scratch copy of
 the course (grading.py).
 """
