@@ -137,30 +137,29 @@ assignments: $(DEV)
 check-assignments: $(DEV)
 	$(BIN)/python exercises/build_sources.py --check
 
-# make collect ASSIGNMENT=spiking_neurons ZIPS=path/to/downloads
+# make collect ASSIGNMENT=spiking_neurons ZIPS=path/to/downloads [TIMES=lms_export.csv]
 # ZIPS holds one <student_id>.zip (with <assignment>.ipynb inside) or one folder
 # <student_id>/ per student; they are filed as submitted/<student_id>/<assignment>/.
+# Archives are unpacked member by member (bad members skipped and listed), links never
+# followed; submission times come from TIMES (student_id, submitted_at) or the download.
 collect: $(DEV)
 	@test -n "$(ASSIGNMENT)" -a -d "$(ZIPS)" || \
 	  { echo "usage: make collect ASSIGNMENT=<assignment> ZIPS=<folder of downloads>"; exit 2; }
-	mkdir -p exercises/downloaded/$(ASSIGNMENT)/archive
-	cp -R "$(ZIPS)"/. exercises/downloaded/$(ASSIGNMENT)/archive/
-	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
-	$(BIN)/python exercises/grading.py --stamp $(ASSIGNMENT)
+	$(BIN)/python exercises/grading.py collect $(ASSIGNMENT) "$(ZIPS)" $(if $(TIMES),--times "$(TIMES)")
 
 # make duedate ASSIGNMENT=spiking_neurons DUEDATE="2026-05-01 23:59 UTC": late submissions
 # then lose SNNLEARN_LATE_PENALTY_PER_DAY points per started day (nbgrader_config.py).
 duedate: $(DEV)
 	@test -n "$(ASSIGNMENT)" -a -n "$(DUEDATE)" || \
 	  { echo 'usage: make duedate ASSIGNMENT=<assignment> DUEDATE="2026-05-01 23:59 UTC"'; exit 2; }
-	$(BIN)/python exercises/grading.py --duedate "$(DUEDATE)" $(ASSIGNMENT)
+	$(BIN)/python exercises/grading.py duedate $(ASSIGNMENT) "$(DUEDATE)"
 
 # Grades every submission (FORCE=1: grade again those already graded), each in its own
 # scratch course with its kernel in a bubblewrap sandbox, JOBS at a time, and writes
 # exercises/grading_report.{csv,txt}: every submission, its score or FAILED and why,
 # TAMPERED test cells, limits hit, grading time.
 autograde: $(DEV)
-	$(BIN)/python exercises/grading.py --autograde --jobs $(JOBS) $(if $(FORCE),--force) $(ASSIGNMENT)
+	$(BIN)/python exercises/grading.py autograde --jobs $(JOBS) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 # HTML feedback for the learners: exercises/feedback/<student_id>/<assignment>/.
 feedback: $(DEV)
@@ -171,7 +170,7 @@ feedback: $(DEV)
 # All scores from the gradebook: exercises/grades.csv (one row per student and assignment).
 export: $(DEV)
 	$(NBGRADER) export --to grades.csv
-	$(BIN)/python exercises/grading.py --canvas
+	$(BIN)/python exercises/grading.py canvas
 	@echo "wrote exercises/grades.csv and canvas_grades.csv (FAILED submissions count 0 there: see exercises/grading_report.txt)"
 
 grade: autograde feedback export

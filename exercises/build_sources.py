@@ -78,10 +78,25 @@ def build(course: Path = COURSE, names: Optional[List[str]] = None) -> List[Path
     return written
 
 
-def nbgrader_env() -> Dict[str, str]:
-    """nbgrader calls helpers (alembic) by name: put this Python's bin/ first on PATH."""
+def venv_path(path: Optional[str] = None) -> str:
+    """``path`` (default: $PATH) with this Python's bin/ first: nbgrader calls its helpers
+    (alembic) by name. The one place that does it (the Makefile's targets do it too)."""
+    here = str(Path(sys.executable).parent)
+    parts = [p for p in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep)
+             if p and p != here]
+    return os.pathsep.join([here] + parts)
+
+
+def nbgrader_env(**extra: Optional[str]) -> Dict[str, str]:
+    """The environment nbgrader runs in: this Python's bin/ first on PATH; keyword arguments
+    set (a string) or remove (None) variables."""
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = venv_path(env.get("PATH", ""))
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 

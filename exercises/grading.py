@@ -1,7 +1,7 @@
 """Grading helpers shared by the Makefile, the scripts and the tests: autograde a class
 safely and in parallel, and report on every submission.
 
-``make autograde`` runs ``python exercises/grading.py --autograde [--jobs N]``. For each
+``make autograde`` runs ``python exercises/grading.py autograde [--jobs N]``. For each
 assignment with submissions:
 
 1. the assignment is recorded in the gradebook if it is not there yet (fresh clone), and a
@@ -34,15 +34,17 @@ Then it writes
 ``NOT SUBMITTED``
     the student is in the gradebook but has no submission for this assignment.
 
-``notes`` starts with ``TAMPERED: <cells> (why)`` when test cells did not really run to
-their end (sandbox.py), and flags resource limits hit, read-only cells (tests, set-up) that
+``notes`` starts with ``TAMPERED: <cells> (why)`` when an unsplit test cell did not really
+run to its end (sandbox.py; split cells are judged outside the kernel, verdict.py), lists
+the entries of a submission that were not regular files (skipped), and flags resource limits hit, read-only cells (tests, set-up) that
 a student changed or deleted (nbgrader restores them before grading), cells stopped by the
 time limit, and notebooks missing from a submission. ``seconds`` is the time the
 submission's notebook took to run, kernel start included.
 
-Other commands: ``--canvas`` (canvas_grades.csv), ``--stamp`` (timestamps from the collected
-files), ``--duedate`` (an assignment's due date). Without ``--autograde`` the script only
-writes the report from what is already there.
+Other commands: ``collect`` (file downloaded submissions: archives unpacked member by
+member, links never followed, times from the instructor's side), ``duedate`` (an
+assignment's due date), ``canvas`` (canvas_grades.csv), ``report`` (only the report).
+Every file a student controls is read through safe_files.py (no links, capped).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -61,12 +64,13 @@ import time
 from typing import Dict, Iterable, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_sources  # noqa: E402  (the one place that puts the venv's bin/ on PATH)
+import safe_files  # noqa: E402  (never follow a link the student controls)
 import sandbox  # noqa: E402  (the kernel's sandbox and limits)
 
 COURSE = Path(__file__).resolve().parent
 # nbgrader's Gradebook runs alembic by name (in this process too): this Python's bin/ first.
-if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+os.environ["PATH"] = build_sources.venv_path()
 COLUMNS = ["assignment", "student_id", "status", "score", "max_score", "seconds", "notes"]
 
 
@@ -77,17 +81,7 @@ def gradebook_url(course: Path) -> str:
     return os.environ.get("GRADEBOOK_URL") or "sqlite:///" + str(course / "gradebook.db")
 
 
-def nbgrader_env(**extra: Optional[str]) -> Dict[str, str]:
-    """nbgrader calls helpers (alembic) by name: put this Python's bin/ first on PATH.
-    Keyword arguments set (a string) or remove (None) environment variables."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    for key, value in extra.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+nbgrader_env = build_sources.nbgrader_env
 
 
 def nbgrader_command(*args: str) -> List[str]:
@@ -138,7 +132,7 @@ def record_in_gradebook(course: Path, assignment: str, echo: bool = True,
 
 
 # Files a scratch course needs: the configuration and what it imports.
-COURSE_FILES = ("nbgrader_config.py", "sandbox.py")
+COURSE_FILES = ("nbgrader_config.py", "sandbox.py", "verdict.py", "safe_files.py")
 
 
 def make_template(course: Path, assignment: str, scratch_root: Path) -> Path:
@@ -173,25 +167,40 @@ def grade_in_scratch(template: Path, course: Path, assignment: str, students: Li
     started = time.perf_counter()
     scratch = scratch_root / "batches" / assignment / students[0]
     shutil.copytree(template, scratch)
+    skipped: Dict[str, List[str]] = {}
     for student in students:
-        shutil.copytree(course / "submitted" / student / assignment,
-                        scratch / "submitted" / student / assignment)
+        # Regular files only, never through a link (a link to source/ would score 18/18).
+        try:
+            skipped[student] = safe_files.copy_tree(
+                course / "submitted" / student / assignment,
+                scratch / "submitted" / student / assignment)
+        except OSError as error:
+            skipped[student] = [f"the submission folder could not be read as a folder "
+                                f"(a link?): {error.strerror or error}; nothing was copied"]
     runs_file = scratch / "runs.jsonl"
     env = nbgrader_env(GRADEBOOK_URL=None, SNNLEARN_COURSE_ROOT=str(course),
                        SNNLEARN_SCRATCH_ROOT=str(scratch_root), SNNLEARN_RUNS_FILE=str(runs_file))
     command = nbgrader_command("autograde", assignment, "--force")
     if len(students) == 1:
         command += ["--student", students[0]]
-    try:
-        result = subprocess.run(command, cwd=scratch, env=env, text=True, timeout=timeout,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, rc = result.stdout, result.returncode
-    except subprocess.TimeoutExpired as error:
-        output, rc = f"{error.stdout or ''}\nbatch grading timed out after {timeout} s\n", -1
+    output, rc = run_capped(command, cwd=scratch, env=env, timeout=timeout)
     wall = time.perf_counter() - started
+    if "Exception while loading config file" in output:
+        # nbgrader goes on without the course's configuration: no sandbox, no verdict
+        # outside the kernel. Nothing of such a run may reach the gradebook.
+        output += ("\n[snnlearn] nbgrader could not load the course configuration "
+                   "(nbgrader_config.py): the run is discarded\n")
+        rc = -2
     runs = []
-    if runs_file.exists():
-        runs = [json.loads(line) for line in runs_file.read_text().splitlines() if line.strip()]
+    try:
+        text = safe_files.read_capped(runs_file, 2**20).decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        try:
+            runs.append(dict(json.loads(line)))
+        except (ValueError, TypeError):
+            pass
     out = []
     for student in students:
         mine = [r for r in runs if f"/autograded/{student}/{assignment}" in r["where"] + "/"]
@@ -199,10 +208,53 @@ def grade_in_scratch(template: Path, course: Path, assignment: str, students: Li
         out.append({"assignment": assignment, "student": student, "scratch": str(scratch),
                     "rc": rc, "log": output if len(students) == 1 else "",
                     "seconds": round(seconds, 1),
-                    "limits": [r["limit"] for r in mine if r.get("limit")]})
+                    "limits": [str(r["limit"]) for r in mine if r.get("limit")],
+                    "skipped": skipped.get(student, []) + [
+                        str(x) for r in mine for x in r.get("skipped", []) or []]})
     if len(students) > 1:
         out[0]["log"] = output
     return out
+
+
+OUTPUT_HEAD, OUTPUT_TAIL = 64 * 2**10, 512 * 2**10
+
+
+def run_capped(command: List[str], cwd: Path, env: Dict[str, str],
+               timeout: Optional[float] = None) -> Tuple[str, int]:
+    """(output, exit status) of a command, stdout and stderr together; only the first
+    OUTPUT_HEAD and last OUTPUT_TAIL bytes are kept, however much it writes."""
+    import threading
+
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    head, tail, dropped = bytearray(), bytearray(), [0]
+
+    def read() -> None:
+        while True:
+            chunk = process.stdout.read1(65536)
+            if not chunk:
+                return
+            room = OUTPUT_HEAD - len(head)
+            head.extend(chunk[:max(room, 0)])
+            tail.extend(chunk[max(room, 0):])
+            if len(tail) > OUTPUT_TAIL:
+                dropped[0] += len(tail) - OUTPUT_TAIL
+                del tail[:len(tail) - OUTPUT_TAIL]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        rc = process.wait(timeout=timeout)
+        note = ""
+    except subprocess.TimeoutExpired:
+        process.kill()
+        rc = process.wait()
+        rc, note = -1, f"\nbatch grading timed out after {timeout} s\n"
+    reader.join(timeout=10)
+    text = head.decode("utf-8", "replace")
+    if dropped[0]:
+        text += f"\n[... {dropped[0]} bytes of output left out ...]\n"
+    return text + tail.decode("utf-8", "replace") + note, rc
 
 
 def merge_result(course: Path, result: dict) -> bool:
@@ -212,6 +264,8 @@ def merge_result(course: Path, result: dict) -> bool:
     from nbgrader.api import Gradebook, MissingEntry
 
     scratch, assignment, student = Path(result["scratch"]), result["assignment"], result["student"]
+    if result.get("rc") == -2:
+        return False
     graded = scratch / "autograded" / student / assignment
     try:
         with Gradebook("sqlite:///" + str(scratch / "gradebook.db")) as gb:
@@ -231,10 +285,9 @@ def merge_result(course: Path, result: dict) -> bool:
     target = course / "autograded" / student / assignment
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    for path in graded.glob("*.ipynb"):
-        shutil.copy2(path, target / path.name)
-    if (graded / "timestamp.txt").exists():
-        shutil.copy2(graded / "timestamp.txt", target / "timestamp.txt")
+    # The graded notebooks and the timestamp only: regular files, never through a link.
+    safe_files.copy_tree(graded, target, only=lambda rel: "/" not in rel and (
+        rel.endswith(".ipynb") or rel == "timestamp.txt"))
     with Gradebook(gradebook_url(course)) as gb:
         try:
             gb.find_student(student)
@@ -300,7 +353,8 @@ def take_result(course: Path, result: dict, results: dict, logs: dict) -> None:
         logs.setdefault(a, []).append((s, result["log"]))
     record = run_log_path(course, a, s)
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({k: result[k] for k in ("seconds", "limits", "rc", "merged")},
+    record.write_text(json.dumps({k: result.get(k) for k in ("seconds", "limits", "rc", "merged",
+                                                             "skipped")},
                                  indent=1), encoding="utf-8")
     results[(s, a)] = result
 
@@ -360,15 +414,6 @@ def autograde_class(course: Path, assignments: List[str], jobs: int = 0, force: 
     return results
 
 
-def autograde(course: Path, assignment: str, extra: Iterable[str] = (),
-              echo: bool = True, jobs: int = 0) -> int:
-    """Grade one assignment's submissions (``extra`` may hold ``--force``); returns 0 if every
-    submission was graded, 1 otherwise."""
-    results = autograde_class(course, [assignment], jobs=jobs, force="--force" in extra,
-                              echo=echo, progress=echo)
-    return 0 if all(r["merged"] for r in results.values()) else 1
-
-
 # --- reading the results ---------------------------------------------------------------------
 
 def assignments_with_submissions(course: Path) -> List[str]:
@@ -421,10 +466,12 @@ def failures_from_log(text: str) -> Dict[Tuple[str, str], str]:
     return failures
 
 
-def _load_json(path: Path):
+def _load_json(path: Path, limit: int = 64 * 2**20):
+    """A JSON file's data, or None: a regular file only (never through a link), at most
+    ``limit`` bytes."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        return json.loads(safe_files.read_capped(path, limit).decode("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -508,6 +555,13 @@ def integrity_and_limits(autograded: Path) -> Tuple[List[str], List[str]]:
     return tampered, hit
 
 
+def score_after_penalty(submission) -> float:
+    """A submission's score as nbgrader's export reports it: the late penalty (computed by
+    nbgrader_config.PerDayLatePenalty, the one rule) taken off, never below 0."""
+    penalty = float(submission.late_submission_penalty or 0.0)
+    return max(0.0, float(submission.score) - penalty)
+
+
 def gradebook_scores(course: Path, db_url: Optional[str] = None):
     """({(student, assignment): (score, max_score)}, [student ids], {assignment: max})."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -525,9 +579,7 @@ def gradebook_scores(course: Path, db_url: Optional[str] = None):
                     submission = gb.find_submission(assignment.name, student)
                 except MissingEntry:
                     continue
-                # As nbgrader's export: the late penalty is taken off (never below 0).
-                penalty = float(submission.late_submission_penalty or 0.0)
-                scores[(student, assignment.name)] = (max(0.0, float(submission.score) - penalty),
+                scores[(student, assignment.name)] = (score_after_penalty(submission),
                                                       float(submission.max_score))
     return scores, students, maxima
 
@@ -558,10 +610,13 @@ def build_report(course: Path, assignments: Optional[List[str]] = None) -> List[
             record = _load_json(run_log_path(course, assignment, student))
             if isinstance(record, dict):
                 row["seconds"] = f"{record.get('seconds', '')}"
-                notes += record.get("limits", [])
+                notes += [str(x) for x in record.get("limits") or []]
+                notes += [str(x) for x in record.get("skipped") or []]
+            if folder.is_symlink():
+                notes.append("the submission folder is a symbolic link: not graded")
             for notebook in released:
                 theirs = folder / notebook.name
-                if not theirs.exists():
+                if not theirs.exists() and not theirs.is_symlink():
                     others = sorted(p.name for p in folder.iterdir())
                     notes.append(f"no {notebook.name} in the submission (it has: "
                                  f"{', '.join(others) or 'nothing'}); scored 0")
@@ -644,8 +699,7 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
             for assignment in assignments:
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
-                    penalty = float(submission.late_submission_penalty or 0.0)
-                    row.append(f"{max(0.0, float(submission.score) - penalty):g}")
+                    row.append(f"{score_after_penalty(submission):g}")
                 except MissingEntry:
                     row.append("0")
             rows.append(row)
@@ -656,37 +710,89 @@ def write_canvas_csv(course: Path, path: Optional[Path] = None) -> Path:
     return path
 
 
-def stamp_submissions(course: Path, assignment: str) -> Dict[str, str]:
-    """Write submitted/<student>/<assignment>/timestamp.txt from the collected files in
-    downloaded/<assignment>/archive/: a <student>.zip's newest notebook entry time, or the
-    newest notebook modification time in a <student>/ folder (taken as UTC). nbgrader's
-    late penalties read it. Returns {student: timestamp}."""
-    import datetime
-    import zipfile
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
-    archive = course / "downloaded" / assignment / "archive"
+
+def utc_text(when) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def read_submission_times(path: Path) -> Dict[str, str]:
+    """{student: time} from an LMS export: a CSV with the columns ``student_id`` and
+    ``submitted_at`` (any date nbgrader's parse_utc reads; without a zone: UTC)."""
+    from nbgrader.utils import parse_utc
+
+    text = safe_files.read_capped(path, 16 * 2**20).decode("utf-8-sig")
+    times = {}
+    for row in csv.DictReader(text.splitlines()):
+        student, when = (row.get("student_id") or "").strip(), (row.get("submitted_at") or "")
+        if student and when.strip():
+            times[student] = utc_text(parse_utc(when.strip()))
+    return times
+
+
+def collect(course: Path, assignment: str, downloads: Path,
+            times_csv: Optional[Path] = None) -> Tuple[Dict[str, str], List[str]]:
+    """File each student's download as submitted/<student>/<assignment>/<assignment>.ipynb.
+
+    ``downloads`` holds one ``<student_id>.zip`` (or .tar, .tar.gz, ...) or one folder
+    ``<student_id>/`` per student, with ``<assignment>.ipynb`` at any depth. Archives are
+    unpacked member by member (safe_files.extract_archive: ``../``, absolute paths, links
+    and devices are skipped), folders copied regular file by regular file; nothing is ever
+    followed through a link. ``timestamp.txt`` (what nbgrader's late penalty reads) comes
+    from the instructor's side: the LMS export's ``submitted_at`` column (``times_csv``)
+    or else the time the download itself was written on this machine (its modification
+    time), never a date inside the student's archive.
+    Returns ({student: timestamp}, report lines: one per skipped entry or member)."""
+    import datetime
+
+    times = read_submission_times(times_csv) if times_csv else {}
     stamps: Dict[str, str] = {}
-    for entry in sorted(archive.iterdir()) if archive.is_dir() else []:
-        when = None
-        if entry.suffix == ".zip" and entry.is_file():
-            student = entry.stem
-            with zipfile.ZipFile(entry) as zipped:
-                times = [datetime.datetime(*info.date_time) for info in zipped.infolist()
-                         if info.filename.endswith(".ipynb")]
-            when = max(times) if times else None
-        elif entry.is_dir():
-            student = entry.name
-            times = [p.stat().st_mtime for p in entry.rglob("*.ipynb")]
-            when = (datetime.datetime.fromtimestamp(max(times), datetime.timezone.utc)
-                    .replace(tzinfo=None) if times else None)
-        else:
-            continue
-        folder = course / "submitted" / student / assignment
-        if when is None or not folder.is_dir():
-            continue
-        stamps[student] = when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-        (folder / "timestamp.txt").write_text(stamps[student], encoding="utf-8")
-    return stamps
+    report: List[str] = []
+    staging = Path(tempfile.mkdtemp(prefix="snnlearn-collect-"))
+    try:
+        for name in sorted(os.listdir(downloads)):
+            entry = downloads / name
+            info = os.lstat(entry)
+            suffix = next((x for x in ARCHIVE_SUFFIXES if name.lower().endswith(x)), None)
+            student = name[: -len(suffix)] if suffix and stat.S_ISREG(info.st_mode) else name
+            if not STUDENT_ID.match(student):
+                report.append(f"skipped {name!r}: not named <student_id>, <student_id>.zip, ...")
+                continue
+            unpacked = staging / student
+            if stat.S_ISREG(info.st_mode) and suffix:
+                lines = safe_files.extract_archive(entry, unpacked)
+            elif stat.S_ISDIR(info.st_mode):
+                lines = safe_files.copy_tree(entry, unpacked)
+            else:
+                report.append(f"skipped {name}: {safe_files._kind(info.st_mode)}")
+                continue
+            report += [f"{student}: {line}" for line in lines]
+            found = sorted((p for p in unpacked.rglob(f"{assignment}.ipynb")
+                            if ".ipynb_checkpoints" not in p.parts and p.is_file()
+                            and not p.is_symlink()), key=lambda p: (len(p.parts), str(p)))
+            if not found:
+                report.append(f"{student}: no {assignment}.ipynb in {name}: not filed")
+                continue
+            if len(found) > 1:
+                report.append(f"{student}: {len(found)} copies of {assignment}.ipynb; filed "
+                              f"{found[0].relative_to(unpacked)}")
+            target = course / "submitted" / student / assignment
+            if target.is_symlink():
+                target.unlink()
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            safe_files.write_new(target / f"{assignment}.ipynb", safe_files.read_capped(found[0]))
+            when = times.get(student) or utc_text(datetime.datetime.fromtimestamp(
+                info.st_mtime, datetime.timezone.utc).replace(tzinfo=None))
+            if student not in times and times_csv:
+                report.append(f"{student}: not in {times_csv.name}; time of the download used")
+            safe_files.write_new(target / "timestamp.txt", when.encode())
+            stamps[student] = when
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return stamps, report
 
 
 def set_duedate(course: Path, assignment: str, duedate: str) -> None:
@@ -706,50 +812,68 @@ def set_duedate(course: Path, assignment: str, duedate: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
-    parser.add_argument("--autograde", action="store_true",
-                        help="grade the submissions first (sandboxed, in parallel)")
-    parser.add_argument("--force", action="store_true",
-                        help="with --autograde: grade again submissions already graded")
-    parser.add_argument("--jobs", type=int, default=0,
-                        help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--batch", type=int, default=1,
-                        help="submissions per nbgrader run (default 1)")
     parser.add_argument("--course", type=Path, default=COURSE,
                         help="the course root (default: the folder of this script)")
-    parser.add_argument("--quiet", action="store_true", help="do not echo nbgrader's output")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit with status 1 if a submission FAILED")
-    parser.add_argument("--canvas", action="store_true",
-                        help="only write canvas_grades.csv from the gradebook")
-    parser.add_argument("--stamp", action="store_true",
-                        help="only write the submissions' timestamp.txt from downloaded/")
-    parser.add_argument("--duedate", metavar="DATE",
-                        help="only record DATE as the due date of the (one) assignment given")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade = commands.add_parser("autograde", help="grade the submissions (sandboxed, in "
+                                "parallel), then write the report")
+    grade.add_argument("assignments", nargs="*", help="assignments (default: all submitted)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again submissions already graded")
+    grade.add_argument("--jobs", type=int, default=0,
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--batch", type=int, default=1,
+                       help="submissions per nbgrader run (default 1)")
+    grade.add_argument("--quiet", action="store_true", help="do not echo nbgrader's output")
+    grade.add_argument("--strict", action="store_true",
+                       help="exit with status 1 if a submission FAILED")
+
+    report = commands.add_parser("report", help="only write the report from the gradebook")
+    report.add_argument("assignments", nargs="*")
+    report.add_argument("--strict", action="store_true")
+
+    gather = commands.add_parser("collect", help="file the downloaded submissions of one "
+                                 "assignment (archives unpacked safely, times from your side)")
+    gather.add_argument("assignment")
+    gather.add_argument("downloads", type=Path,
+                        help="folder of <student_id>.zip files or <student_id>/ folders")
+    gather.add_argument("--times", type=Path, metavar="CSV",
+                        help="the LMS export's submission times (student_id, submitted_at)")
+
+    due = commands.add_parser("duedate", help="record an assignment's due date")
+    due.add_argument("assignment")
+    due.add_argument("date", help='e.g. "2026-05-01 23:59 UTC"')
+
+    commands.add_parser("canvas", help="write canvas_grades.csv from the gradebook")
+
     args = parser.parse_args(argv)
-    if args.jobs < 0:
-        parser.error(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
-    if args.batch < 1:
-        parser.error(f"--batch must be 1 or more, not {args.batch}")
     course = args.course.resolve()
-    if args.canvas:
+    if args.command == "canvas":
         print(f"written: {write_canvas_csv(course)}")
         return 0
-    if args.stamp or args.duedate:
-        if len(args.assignments) != 1:
-            parser.error("--stamp and --duedate need exactly one assignment")
-        if args.duedate:
-            try:
-                set_duedate(course, args.assignments[0], args.duedate)
-            except ValueError as error:
-                parser.error(str(error))
-            print(f"due date of {args.assignments[0]}: {args.duedate}")
-        if args.stamp:
-            stamps = stamp_submissions(course, args.assignments[0])
-            print(f"timestamps of {len(stamps)} submissions written from the collected files")
+    if args.command == "duedate":
+        try:
+            set_duedate(course, args.assignment, args.date)
+        except ValueError as error:
+            parser.error(str(error))
+        print(f"due date of {args.assignment}: {args.date}")
         return 0
-    names = args.assignments or assignments_with_submissions(course)
-    if args.autograde:
+    if args.command == "collect":
+        if not args.downloads.is_dir():
+            parser.error(f"{args.downloads} is not a folder")
+        stamps, lines = collect(course, args.assignment, args.downloads, args.times)
+        for line in lines:
+            print(line)
+        print(f"filed {len(stamps)} submissions of {args.assignment} "
+              f"({len(lines)} entries skipped or noted above)")
+        return 0
+    if args.command == "autograde":
+        if args.jobs < 0:
+            parser.error(f"--jobs must be 0 (all cores) or more, not {args.jobs}")
+        if args.batch < 1:
+            parser.error(f"--batch must be 1 or more, not {args.batch}")
+        names = args.assignments or assignments_with_submissions(course)
         try:
             autograde_class(course, names, jobs=args.jobs, force=args.force,
                             echo=not args.quiet, progress=True, batch=args.batch)

@@ -15,13 +15,17 @@ Two environment variables tune the execution limits (e.g. for tests or slow mach
 ``SNNLEARN_INTERRUPT_GRACE``
     seconds a kernel has to stop after the interrupt that follows a timeout (default 10);
     a kernel that ignores it fails the submission, which the grading report lists as FAILED.
+``SNNLEARN_NOTEBOOK_TIMEOUT``
+    seconds a whole notebook may run (default 900); past it the submission FAILS.
+``SNNLEARN_SHM_LIMIT_MB`` / ``SNNLEARN_DISK_LIMIT_MB``
+    size of the kernel's private /dev/shm (64) and working folder (256), both tmpfs.
 ``GRADEBOOK_URL``
     the gradebook's SQLAlchemy URL (default: the SQLite file gradebook.db here).
 ``SNNLEARN_LATE_PENALTY_PER_DAY``
     points taken off a late submission per started day after the due date (default 0).
 
-The kernel runs in a bubblewrap sandbox with resource limits, and the test cells are
-checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
+The kernel runs in a bubblewrap sandbox with resource limits; split test cells are judged
+outside it (verdict.py), the others checked for tampering: see sandbox.py (``SNNLEARN_SANDBOX=none`` grades without a sandbox,
 for trusted runs only). ``make autograde`` grades each submission in its own scratch copy of
 the course (grading.py).
 """
@@ -112,8 +116,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # --- late submissions ---------------------------------------------------------------------
-# A submission's time is its timestamp.txt (make collect writes it from the collected files);
-# the due date is the assignment's in the gradebook (python exercises/grading.py --duedate).
+# A submission's time is its timestamp.txt, which make collect writes from the instructor's
+# side (the LMS export's times, or when the download was written), never the student's;
+# the due date is the assignment's in the gradebook (python exercises/grading.py duedate).
 LATE_PENALTY_PER_DAY = float(os.environ.get("SNNLEARN_LATE_PENALTY_PER_DAY", "0"))
 
 
@@ -142,7 +147,9 @@ class FeedbackClearHiddenTests(ClearHiddenTests):
 
 c.GenerateFeedback.preprocessors = [GetGrades, FeedbackClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
-# --- zip_collect (make collect) ------------------------------------------------------------
+# --- zip_collect ------------------------------------------------------------------------------
+# make collect does not use nbgrader's zip_collect (its extractor follows links and stops at a
+# bad member): grading.py collect files submissions safely. For nbgrader zip_collect by hand:
 # Each archive or folder dropped in downloaded/<assignment>/archive/ is named after the
 # student: <student_id>.zip holding <assignment>.ipynb (at any depth) or a folder
 # <student_id>/<assignment>.ipynb. The notebook is filed as

@@ -1,35 +1,31 @@
-"""What runs while nbgrader executes a submission: the sandboxed kernel and the test-cell
-integrity check (loaded by nbgrader_config.py; the orchestration is in grading.py).
+"""What runs while nbgrader executes a submission: the sandboxed kernel, its limits, and
+nbgrader's Execute for it (loaded by nbgrader_config.py; the orchestration is in grading.py).
 
 The kernel (``SandboxKernelManager``)
     starts inside a bubblewrap sandbox: the root file system read-only, a private /tmp, the
     instructor's home, the repository and the course root hidden behind empty tmpfs mounts
     (the Python environment and the snnlearn package are bound back read-only), no network
     (``--unshare-net``), its own process tree (``--unshare-pid``), killed with its parent
-    (``--die-with-parent``), all capabilities dropped (as root: run as ``nobody``). The only
-    writable place is the folder the notebook runs in (the submission's scratch copy). It
-    talks to nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder
-    bound into the sandbox. ``prlimit`` caps its address space, CPU time, number of processes
-    and file size; ``SnnlearnExecute`` caps the output a cell may send.
+    (``--die-with-parent``), all capabilities dropped (as root: a user id of its own per
+    kernel, so RLIMIT_NPROC is not shared). Its working folder is a private, size-capped
+    tmpfs with the notebook's files bound in read-only (a copy: never the folder nbgrader
+    writes the graded notebook into); /dev/shm is private and capped too. It talks to
+    nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder bound into
+    the sandbox; its raw stdout/stderr go to /dev/null. ``prlimit`` caps its address space,
+    CPU time, number of processes and file size; ``SnnlearnExecute`` caps the output a cell
+    may send and the notebook's wall clock.
 
-The test cells (``SnnlearnExecute``)
-    Before the notebook runs, a *prelude* cell is put first: it imports the modules tests rely
-    on and records every function of them, the IPython machinery that runs a cell and prints
-    errors, and installs an audit hook (which also forbids further audit hooks). Each graded
-    test cell gets a first line that checks all of that again, and a last line that checks it
-    and prints a per-run, per-cell secret (an HMAC of the cell's index). Outside the kernel
-    the notebook is then checked: a test cell with no error and no valid secret did not run to
-    its end (it was skipped, rewritten, its error hidden, or a checked function was patched)
-    and gets an error, hence 0 points; ``GradingIntegrityError: TAMPERED: ...`` says why. The
-    added cell and lines are removed again before nbgrader saves the notebook.
+The verdict (``SnnlearnExecute.judge``, verdict.py)
+    Test cells split into inputs / ``# [call]`` / ``# [check]`` parts: the kernel runs the
+    inputs and calls and sends the values the checks read as plain data; the checks run
+    here, in nbgrader's process (no learner code), and their verdict becomes the cell's
+    output, from which nbgrader's SaveAutoGrades takes the points.
 
-Threat model (book/instructor_guide.md): learner code runs in the same interpreter as the
-tests, so a learner who studies this file can still reach the secret (it is in a closure)
-and forge a proof, or patch C-level state. What is defeated: patched functions (torch,
-numpy, math, builtins, snnlearn, including self-restoring patches caught by the first line),
-replaced cell runners, input/AST transformers, trace/profile hooks, hidden tracebacks,
-skipped cells, fake printed output, and the tools to dig into the grader's own objects
-(``gc``, ``ctypes`` memory access, frames of other threads, new audit hooks) are recorded.
+Unsplit test cells (the older tamper check, ``Integrity``)
+    run whole in the kernel; a prelude records the functions tests rely on and every such
+    test cell proves with an HMAC that it ran to its end. Learner code shares the process,
+    so a learner who studies this file can forge that proof: split the cells to close it
+    (book/instructor_guide.md, threat model).
 """
 
 from __future__ import annotations
@@ -40,6 +36,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -52,7 +49,19 @@ from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
 from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import safe_files  # noqa: E402  (copies that never follow the learner's links)
+import verdict  # noqa: E402  (the checks, run here on the kernel's plain data)
+
 NOBODY = 65534
+# As root each kernel runs as a user of its own, KERNEL_UID_BASE + the grading process's
+# pid (one kernel at a time per process): RLIMIT_NPROC counts per user, so a fork bomb
+# exhausts its own budget, never that of the kernels graded beside it.
+KERNEL_UID_BASE = 1_500_000_000
+
+
+def kernel_uid() -> int:
+    return KERNEL_UID_BASE + os.getpid() if os.geteuid() == 0 else os.geteuid()
 
 
 def _int_env(name: str, default: int) -> int:
@@ -73,6 +82,9 @@ def limits() -> Dict[str, int]:
         "processes": _int_env("SNNLEARN_MAX_PROCESSES", 128),
         "file_bytes": _int_env("SNNLEARN_FILE_LIMIT_MB", 64) * 2**20,
         "output_bytes": _int_env("SNNLEARN_OUTPUT_LIMIT_KB", 1024) * 2**10,
+        "shm_bytes": _int_env("SNNLEARN_SHM_LIMIT_MB", 64) * 2**20,
+        "disk_bytes": _int_env("SNNLEARN_DISK_LIMIT_MB", 256) * 2**20,
+        "notebook_seconds": _int_env("SNNLEARN_NOTEBOOK_TIMEOUT", 900),
     }
 
 
@@ -86,6 +98,15 @@ def record_run(where: str, **fields) -> None:
 
 
 # --- the sandbox ----------------------------------------------------------------------------
+
+def kernel_workdir() -> Path:
+    """A new, empty folder for one kernel: under SNNLEARN_SCRATCH_ROOT (hidden from every
+    kernel, its own folder bound back) or the system's temporary folder."""
+    root = os.environ.get("SNNLEARN_SCRATCH_ROOT") or tempfile.gettempdir()
+    base = Path(root) / "kernels"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="k-", dir=base))
+
 
 class SandboxUnavailable(RuntimeError):
     pass
@@ -168,7 +189,7 @@ def threads_of(uid: int) -> int:
 
 
 def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
-                  status_file: Path) -> List[str]:
+                  status_file: Path, uid: Optional[int] = None) -> List[str]:
     """The kernel command wrapped in bubblewrap, prlimit and (as root) setpriv."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -176,8 +197,9 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
     lim = limits()
     hidden = hidden_paths()
     # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs",
-            "/dev/shm", "--proc", "/proc",
+    # Its size is capped (shared memory is memory the address-space limit does not see).
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777",
+            "--size", str(lim["shm_bytes"]), "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session"]
     for path in hidden:
@@ -195,9 +217,16 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
         if any(_under(path, h) for h in hidden) and path.exists():
             open_way(path)
             args += ["--ro-bind", str(path), str(path)]
-    for path in (workdir, ipc_dir):
-        open_way(path)
-        args += ["--bind", str(path), str(path)]
+    open_way(ipc_dir)
+    args += ["--bind", str(ipc_dir), str(ipc_dir)]
+    # The working folder: a private tmpfs of at most disk_bytes (what the kernel writes
+    # vanishes with it), the notebook's files bound into it read-only.
+    open_way(workdir)
+    args += ["--perms", "1777", "--size", str(lim["disk_bytes"]), "--tmpfs", str(workdir)]
+    for entry in sorted(os.listdir(workdir)):
+        mode = os.lstat(workdir / entry).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            args += ["--ro-bind", str(workdir / entry), str(workdir / entry)]
     args += ["--chdir", str(workdir), "--clearenv",
              "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
              "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
@@ -211,7 +240,8 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
              f"--nproc={processes}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
     if os.geteuid() == 0:
         # root ignores RLIMIT_NPROC and could undo the mounts: run the kernel as nobody.
-        args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        uid = NOBODY if uid is None else uid
+        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all"]
     else:
         args += ["--cap-drop", "ALL", "--"]
@@ -263,8 +293,9 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.ipc_dir = Path(tempfile.mkdtemp(prefix="snnlearn-ipc-"))
+        self.uid = kernel_uid()
         if os.geteuid() == 0:
-            os.chown(self.ipc_dir, NOBODY, NOBODY)
+            os.chown(self.ipc_dir, self.uid, self.uid)
         self.transport = "ipc"
         self.ip = str(self.ipc_dir / "kernel")
         self.connection_file = str(self.ipc_dir / "connection.json")
@@ -274,10 +305,13 @@ class SandboxKernelManager(AsyncKernelManager):
         cmd = super().format_kernel_cmd(extra_arguments)
         workdir = Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
         if os.geteuid() == 0:
-            os.chown(workdir, NOBODY, NOBODY)
+            os.chown(workdir, self.uid, self.uid)
             os.chmod(self.connection_file, 0o644)
         self._launch_args.pop("env", None)  # the sandbox sets its own, minimal environment
-        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file)
+        # What the kernel writes to its raw stdout/stderr never reaches the grader.
+        self._launch_args["stdout"] = subprocess.DEVNULL
+        self._launch_args["stderr"] = subprocess.DEVNULL
+        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid)
 
     async def interrupt_kernel(self):
         # A signal would reach bwrap, not the kernel: ask the kernel to interrupt itself.
@@ -296,7 +330,7 @@ class SandboxKernelManager(AsyncKernelManager):
     async def cleanup_resources(self, restart: bool = False) -> None:
         reason = self.exit_reason()
         if reason:
-            record_run(str(self._launch_args.get("cwd") or ""), limit=reason)
+            record_run(SnnlearnExecute.current_notebook_folder, limit=reason)
         await super().cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
@@ -446,9 +480,9 @@ class Integrity:
     def token(self, index: int) -> str:
         return hmac.new(self.key, str(index).encode(), hashlib.sha256).hexdigest()[:32]
 
-    def instrument(self, nb) -> None:
+    def instrument(self, nb, extra: str = "") -> None:
         for index, cell in enumerate(nb.cells):
-            if is_test_cell(cell):
+            if is_test_cell(cell) and not verdict.is_marked(cell.source):
                 self.sources[index] = cell.source
                 cell.source = (f"{self.name}({index}, False)\n{cell.source}\n"
                                f"{self.name}({index}, True)")
@@ -456,7 +490,7 @@ class Integrity:
         prelude = (prelude.replace("{modules!r}", repr(PROTECTED_MODULES))
                    .replace("{events!r}", repr(WATCHED_EVENTS))
                    .replace("{tags!r}", repr((PROOF_TAG, TAMPER_TAG))))
-        cell = NotebookNode(cell_type="code", source=prelude, metadata={}, outputs=[],
+        cell = NotebookNode(cell_type="code", source=extra + prelude, metadata={}, outputs=[],
                             execution_count=None, id="snnlearn-prelude")
         nb.cells.insert(0, cell)
 
@@ -518,6 +552,10 @@ class Integrity:
 
 # --- nbgrader's Execute, with the sandbox, the integrity check and the limits -------------
 
+class NotebookBudgetExceeded(RuntimeError):
+    """A notebook ran past SNNLEARN_NOTEBOOK_TIMEOUT seconds in all: the submission FAILS."""
+
+
 class SnnlearnExecute(Execute):
     """nbgrader's Execute in the sandbox, with tamper-proof test cells and an output cap;
     a kernel that ignores the timeout's interrupt fails the submission (nbgrader reports it
@@ -525,6 +563,8 @@ class SnnlearnExecute(Execute):
     timeout."""
 
     interrupt_grace = 10
+    # The submission folder of the notebook being graded (nbgrader grades one at a time).
+    current_notebook_folder = ""
 
     def __init__(self, *args, **kwargs):
         if sandbox_mode() == "bwrap":
@@ -532,16 +572,37 @@ class SnnlearnExecute(Execute):
         super().__init__(*args, **kwargs)
         self._output_bytes: Dict[int, int] = {}
         self._truncated: set = set()
+        self._budget_seconds = limits()["notebook_seconds"]
+        self._deadline = time.monotonic() + self._budget_seconds
 
     def preprocess(self, nb, resources=None, km=None):
+        tests = verdict.plan(nb.cells)
+        originals = {t.index: nb.cells[t.index].source for t in tests}
+        seed = secrets.randbelow(2**31)
+        for test in tests:  # the kernel runs only the inputs and calls; checks stay here
+            nb.cells[test.index].source = verdict.kernel_source(test)
         guard = Integrity()
-        guard.instrument(nb)
+        guard.instrument(nb, verdict.prelude_source(seed) if tests else "")
         started = time.perf_counter()
-        where = str((resources or {}).get("metadata", {}).get("path", ""))
+        resources = resources if resources is not None else {}
+        metadata = resources.setdefault("metadata", {})
+        where = str(metadata.get("path", ""))
+        # The kernel runs in a private copy of the notebook's folder (regular files only),
+        # never in the folder nbgrader writes the graded notebook into: a link the kernel
+        # plants there is never followed by anyone, and the copy is removed afterwards.
+        workdir = kernel_workdir()
+        skipped = safe_files.copy_tree(where, workdir) if where and os.path.isdir(where) else []
+        metadata["path"] = str(workdir)
+        SnnlearnExecute.current_notebook_folder = where
         self._output_bytes, self._truncated = {}, set()
+        self._results: Dict[int, Dict[int, dict]] = {}
         self.output_limit = limits()["output_bytes"]
+        self._budget_seconds = limits()["notebook_seconds"]
+        self._deadline = time.monotonic() + self._budget_seconds
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
+            if time.monotonic() >= self._deadline - 1:  # its last cells were cut short
+                raise NotebookBudgetExceeded(self._budget_message())
         finally:
             if nb.cells and nb.cells[0].get("id") == "snnlearn-prelude":
                 findings = guard.restore(nb)
@@ -552,15 +613,48 @@ class SnnlearnExecute(Execute):
                             output_type="stream", name="stderr",
                             text=f"[output limit hit: more than {self.output_limit // 1024} "
                                  "KiB; the rest was dropped]\n"))
-                record_run(where, seconds=round(time.perf_counter() - started, 1))
+                record_run(where, seconds=round(time.perf_counter() - started, 1),
+                           skipped=skipped)
                 nb.metadata["snnlearn_grading"] = {
                     "tampered": findings,
                     "output_limit_cells": [_meta(nb.cells[i - 1]).get("grade_id", i - 1)
                                            for i in sorted(self._truncated) if i >= 1]}
+            for index, source in originals.items():
+                nb.cells[index].source = source
+            metadata["path"] = where
+            shutil.rmtree(workdir, ignore_errors=True)
+            self.judge(nb, tests, seed)
         return nb, resources
 
+    def judge(self, nb, tests, seed: int) -> None:
+        """The verdicts, made here (no learner code runs in this process) from the data the
+        kernel sent: each marked test cell's outputs become the verdict's (verdict.py)."""
+        if not tests:
+            return
+        grader = verdict.Grader(seed)
+        by_index = {t.index: t for t in tests}
+        for index, cell in enumerate(nb.cells):
+            if verdict.is_setup_cell(cell):
+                grader.run_setup(cell.source, _meta(cell).get("grade_id") or f"#{index}")
+            elif index in by_index:
+                errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                kernel_error = ((str(errors[-1].get("ename", ""))[:200],
+                                 str(errors[-1].get("evalue", ""))[:2000]) if errors else None)
+                result = grader.judge(by_index[index], self._results.get(index + 1, {}),
+                                      kernel_error)
+                cell.outputs = [] if result.passed else [NotebookNode(
+                    output_type="error", ename=result.ename, evalue=result.evalue,
+                    traceback=[f"{result.ename}: {result.evalue}"])]
+
     def output(self, outs, msg, display_id, cell_index):
-        size = len(json.dumps(msg.get("content", {}), default=str))
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "display_data":
+            sent = verdict.parse_result(content)
+            if sent is not None:  # the data a test cell's calls sent: kept aside, not shown
+                part, payload = sent
+                self._results.setdefault(cell_index, {}).setdefault(part, payload)
+                return None
+        size = len(json.dumps(content, default=str))
         total = self._output_bytes.get(cell_index, 0) + size
         self._output_bytes[cell_index] = total
         if total > self.output_limit and msg.get("msg_type") in ("stream", "display_data",
@@ -569,6 +663,23 @@ class SnnlearnExecute(Execute):
             self._truncated.add(cell_index)
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+    def _budget_message(self) -> str:
+        return (f"the notebook ran past its wall-clock budget of {self._budget_seconds} s "
+                f"(SNNLEARN_NOTEBOOK_TIMEOUT); nothing was graded")
+
+    def _get_timeout(self, cell):
+        """The cell's own limit, but never past the notebook's wall-clock budget."""
+        timeout = super()._get_timeout(cell)
+        left = self._deadline - time.monotonic()
+        return max(1, int(min(timeout or left, left)))
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):
+        if time.monotonic() >= self._deadline:
+            raise NotebookBudgetExceeded(self._budget_message())
+        return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                store_history)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel

@@ -2,7 +2,7 @@
 
 One scratch copy of exercises/ is made per test module: the source notebooks are regenerated
 from their Jupytext sources, the student versions with ``nbgrader generate_assignment``, a
-class of submissions is collected with ``nbgrader zip_collect``, graded as ``make autograde``
+class of submissions is collected as ``make collect`` does (grading.collect), graded as ``make autograde``
 does (exercises/grading.py: each batch of submissions in its own scratch course, in parallel,
 each kernel in the bubblewrap sandbox, results merged by the parent), and then
 ``generate_feedback`` and ``export`` run. The tests read the results. Nothing is written into
@@ -292,9 +292,8 @@ def course(tmp_path_factory) -> SimpleNamespace:
     for assignment, group in students.items():
         downloads = base / "downloads" / assignment
         write_downloads(downloads, assignment, group)
-        archive = root / "downloaded" / assignment / "archive"
-        shutil.copytree(downloads, archive)
-        build_sources.nbgrader(root, "zip_collect", assignment, "--force")
+        stamps, skipped = grading.collect(root, assignment, downloads)
+        assert set(stamps) == set(group) and not skipped, skipped
     lap("collect")
 
     protected = checksums(root, ("source", "release", "submitted"))
@@ -464,7 +463,7 @@ def test_autograde_on_a_fresh_clone_records_the_assignment_itself(course, tmp_pa
     shutil.copytree(course.root / "submitted" / "reference" / "pytorch_basics",
                     fresh / "submitted" / "ada" / "pytorch_basics")
     released = (fresh / "release" / "pytorch_basics" / "pytorch_basics.ipynb").read_bytes()
-    rc = grading.main(["--autograde", "--quiet", "--strict", "--course", str(fresh)])
+    rc = grading.main(["--course", str(fresh), "autograde", "--quiet", "--strict"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert re.search(r"ada\s+GRADED\s+(\d+)/\1\b", out), out
@@ -551,16 +550,21 @@ def test_tampered_test_cell_is_restored_and_reported(course):
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
-def test_hostile_submissions_gain_nothing_and_are_named(course, trick):
+def test_hostile_submissions_gain_nothing(course, trick):
+    """Each trick rewrites the learner's own process (patched torch, hidden errors, rewritten
+    cells, traces, a forged proof line): the checks run outside it (exercises/verdict.py),
+    so the wrong lif_step scores what it scores without the trick, cell by cell."""
     honest_wrong = course.report[("wrong_lif", "spiking_neurons")]
     assert honest_wrong["status"] == "GRADED" and "TAMPERED" not in honest_wrong["notes"]
     row = course.report[(trick, "spiking_neurons")]
-    if row["status"] == "GRADED":
-        assert float(row["score"]) <= float(honest_wrong["score"]), (trick, row, honest_wrong)
     if trick == "exits_the_kernel":
         assert row["status"] == "FAILED", row  # the kernel died: nothing graded, 0 points
-    else:
-        assert row["status"] == "GRADED" and row["notes"].startswith("TAMPERED: "), row
+        return
+    assert row["status"] == "GRADED", row
+    assert float(row["score"]) <= float(honest_wrong["score"]), (trick, row, honest_wrong)
+    mine, honest = course.cells[(trick, "spiking_neurons")], course.cells[("wrong_lif",
+                                                                            "spiking_neurons")]
+    assert all(mine[g][0] <= honest[g][0] for g in honest), (trick, mine, honest)
 
 
 def test_honest_submissions_are_not_called_tampered(course):

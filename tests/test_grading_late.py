@@ -1,4 +1,4 @@
-"""Late submissions: timestamps come from the collected files, nbgrader's late penalty
+"""Late submissions: timestamps come from the instructor's side (never the archive), nbgrader's late penalty
 applies (SNNLEARN_LATE_PENALTY_PER_DAY points per started day), and the report, the export
 and the Canvas CSV show the score after the penalty."""
 
@@ -36,24 +36,27 @@ def test_a_late_submission_loses_the_configured_points(tmp_path, monkeypatch):
     course = build_sources.scratch_copy(tmp_path / "course", EXERCISES)
     text = nbformat.writes(harness.reference_submission(course, ASSIGNMENT))
 
-    # One student on time (a folder), one 2 days and 1 hour late (a zip): 3 started days.
+    # One student on time (a folder), one 2 days and 1 hour late (a zip whose entry claims
+    # 2020: the student sets that date, so it counts for nothing): 3 started days late.
     due = datetime.datetime(2026, 3, 1, 12, 0, 0)
-    archive = course / "downloaded" / ASSIGNMENT / "archive"
-    (archive / "ontime").mkdir(parents=True)
-    notebook = archive / "ontime" / f"{ASSIGNMENT}.ipynb"
-    notebook.write_text(text, encoding="utf-8")
-    early = (due - datetime.timedelta(hours=3)).replace(tzinfo=datetime.timezone.utc)
-    os.utime(notebook, (early.timestamp(), early.timestamp()))
+    downloads = tmp_path / "downloads"
+    (downloads / "ontime").mkdir(parents=True)
+    (downloads / "ontime" / f"{ASSIGNMENT}.ipynb").write_text(text, encoding="utf-8")
     late = due + datetime.timedelta(days=2, hours=1)
-    with zipfile.ZipFile(archive / "late.zip", "w") as zipped:
-        zipped.writestr(zipfile.ZipInfo(f"work/{ASSIGNMENT}.ipynb", late.timetuple()[:6]), text)
-    build_sources.nbgrader(course, "zip_collect", ASSIGNMENT, "--force")
-    stamps = grading.stamp_submissions(course, ASSIGNMENT)
+    with zipfile.ZipFile(downloads / "late.zip", "w") as zipped:
+        zipped.writestr(zipfile.ZipInfo(f"work/{ASSIGNMENT}.ipynb", (2020, 1, 1, 0, 0, 0)), text)
+    # The instructor's side: the LMS export's times; without one, when the download was made.
+    (tmp_path / "times.csv").write_text(
+        "student_id,submitted_at\nlate,2026-03-03 13:00:00 UTC\n", encoding="utf-8")
+    early = (due - datetime.timedelta(hours=3)).replace(tzinfo=datetime.timezone.utc)
+    os.utime(downloads / "ontime", (early.timestamp(), early.timestamp()))
+    stamps, report = grading.collect(course, ASSIGNMENT, downloads, tmp_path / "times.csv")
     assert stamps == {"ontime": "2026-03-01 09:00:00.000000 UTC",
                       "late": "2026-03-03 13:00:00.000000 UTC"}
+    assert report == ["ontime: not in times.csv; time of the download used"]
 
-    assert grading.main(["--duedate", "2026-03-01 12:00:00 UTC", "--course", str(course),
-                         ASSIGNMENT]) == 0
+    assert grading.main(["--course", str(course), "duedate", ASSIGNMENT,
+                         "2026-03-01 12:00:00 UTC"]) == 0
     monkeypatch.setenv("SNNLEARN_LATE_PENALTY_PER_DAY", "1.5")
     monkeypatch.setenv("SNNLEARN_CELL_TIMEOUT", "30")
     results = grading.autograde_class(course, [ASSIGNMENT], jobs=2, echo=False, progress=False)

@@ -151,7 +151,7 @@ def test_no_sandbox_stops_autograde_with_how_to_install(tmp_path, monkeypatch, c
     monkeypatch.setattr(grading.sandbox.shutil, "which", lambda name: None)
     monkeypatch.setenv("SNNLEARN_SANDBOX", "bwrap")
     (tmp_path / "submitted" / "ada" / "a1").mkdir(parents=True)
-    rc = grading.main(["--autograde", "--course", str(tmp_path), "a1"])
+    rc = grading.main(["--course", str(tmp_path), "autograde", "a1"])
     assert rc == 3
     err = capsys.readouterr().err
     assert "apt-get install bubblewrap" in err and "SANDBOX=none" in err
