@@ -114,12 +114,14 @@ class LIFRecurrentCell(_RecurrentBase):
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
+        given, input_tensor = input_tensor, backend.as_neuron_input(input_tensor)
         self._check_input(input_tensor, "input")
         if state is None:
             state = lif_recurrent_initial_state(tuple(input_tensor.shape[:-1]), self.hidden_size,
                                                 self.p, input_tensor.dtype, input_tensor.device)
-        return lif_recurrent_step(input_tensor, state, self.input_weights,
-                                  self.recurrent_weights, self.p, self.dt)
+        z, state = lif_recurrent_step(input_tensor, state, self.input_weights,
+                                      self.recurrent_weights, self.p, self.dt)
+        return backend._sparse_like(z, given), state
 
 
 class LIFRecurrent(_RecurrentBase):
@@ -147,17 +149,19 @@ class LIFRecurrent(_RecurrentBase):
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
+        given, input_tensor = input_tensor, backend.as_neuron_input(input_tensor)
         self._check_input(input_tensor, "input (T, ..., input_size)")
         path = backend.choose_path(input_tensor, self.p, self.dt,
                                    self._why_not_c(input_tensor, state))
         if path == "reference":
-            return lif_recurrent_sequence(input_tensor, self.input_weights,
-                                          self.recurrent_weights, state, self.p, self.dt)
+            z, state = lif_recurrent_sequence(input_tensor, self.input_weights,
+                                              self.recurrent_weights, state, self.p, self.dt)
+            return backend._sparse_like(z, given), state
         z0, v0, i0 = (None, None, None) if state is None else state  # None: from rest
         z, *final = _lif_recurrent_autograd.lif_recurrent_sequence_c(
             input_tensor, z0, v0, i0, self.input_weights, self.recurrent_weights,
             self.p, self.dt)
-        return z, LIFState(*final)
+        return backend._sparse_like(z, given), LIFState(*final)
 
     def _why_not_c(self, x: torch.Tensor, state: Optional[LIFState]) -> Optional[str]:
         """Why the recurrent C kernel cannot run here (beyond backend.why_not_c), or None."""
