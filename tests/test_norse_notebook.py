@@ -11,7 +11,10 @@ The notebook's code cells run as they are, except for:
   ``train_loader``/``test_loader`` as before. Everything else (the model, T = 32 steps,
   Adam, 10 epochs, anomaly detection) is the notebook's.
 
-Each run happens in its own process, from the same seed: Norse 1.1.0; snnlearn inside
+Each run happens in its own process, from the same seed: Norse 1.1.0 (whose
+``norse.torch.module`` package exports nothing, so the notebook as published fails on 1.1.0
+at ``from norse.torch.module import LIFRecurrentCell``: that Norse run first sets this one
+name to Norse's own class; snnlearn needs no such help); snnlearn inside
 ``norse_1_1_0_gradients()`` (which must give Norse 1.1.0's losses to the bit); snnlearn as
 it is (SuperSpike with ``alpha``: different gradients, so different losses after the first
 step). Losses are recorded by wrapping ``torch.nn.functional.nll_loss``, the only loss the
@@ -93,6 +96,14 @@ def run(target: str, switch: bool) -> dict:
         context = snnlearn.norse_1_1_0_gradients()
     else:
         context = contextlib.nullcontext()
+    if target == "norse":
+        # Norse 1.1.0's norse/torch/module/__init__.py is empty, so the notebook as published
+        # stops there at `from norse.torch.module import LIFRecurrentCell`; give that path
+        # Norse's own class (snnlearn.torch.module exports it, and needs nothing).
+        import norse.torch
+        import norse.torch.module
+
+        norse.torch.module.LIFRecurrentCell = norse.torch.LIFRecurrentCell
     namespace = {"__name__": "__main__"}
     with context:
         for code in notebook_code(target):
