@@ -16,7 +16,7 @@ from torch.autograd.function import once_differentiable
 from . import _lif
 from .functional.leaky_integrator import LIParameters
 from .functional.lif import LIFParameters
-from .functional.parameters import c_rates
+from .functional.parameters import c_number, c_rates
 from .functional.threshold import c_alpha, saved_tensors_or_explain
 
 __all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
@@ -34,8 +34,8 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     return dict(
         threads=torch.get_num_threads(),
         **c_rates(p, dt),  # dt * tau as the reference computes it
-        v_th=float(p.v_th),
-        v_reset=float(p.v_reset),
+        v_th=c_number(p, dt, "v_th"),
+        v_reset=c_number(p, dt, "v_reset"),
     )
 
 

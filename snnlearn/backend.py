@@ -340,7 +340,7 @@ def lif_sequence(
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
     if state is not None:
         state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape")
-    else:
+    elif norse_1_1_0_active():
         state = resting_state(xs.new_empty(xs.shape[1:]), p)
     if _choose(xs, p, dt) == "reference":
         if state is None:
@@ -387,7 +387,7 @@ def li_sequence(
     if state is not None:
         state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape",
                              LIState)
-    else:
+    elif norse_1_1_0_active():
         state = resting_state(xs.new_empty(xs.shape[1:]), p, li_initial_state)
     if _choose(xs, p, dt) == "reference":
         if state is None:

@@ -23,7 +23,7 @@ not counted.
 
 **Activity regulariser.** :func:`activity_penalty` adds a cost on spikes to the loss
 (Norse's ``regularization`` module names its accumulators ``spike_accumulator`` and
-``voltage_accumulator``; they are here too, from :mod:`snnlearn.functional.regularization`).
+``voltage_accumulator``; they are here too, from ``snnlearn.functional.regularization``).
 
 >>> import torch
 >>> from snnlearn import SequentialState, LIF

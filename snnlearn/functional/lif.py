@@ -47,7 +47,7 @@ class LIFParameters(NamedTuple):
         v_reset: potential after a spike.
         method: surrogate gradient: ``"super"`` (SuperSpike), ``"super_norse110"`` (Norse
             1.1.0's SuperSpike, which ignores ``alpha``) or ``"heaviside"`` (none); see
-            :data:`snnlearn.functional.threshold.SURROGATES`.
+            ``snnlearn.functional.threshold.SURROGATES``.
         alpha: sharpness of the surrogate.
 
     >>> LIFParameters().v_th

@@ -34,8 +34,35 @@ def c_rates(p, dt) -> dict:
     >>> c_rates(LIFParameters(tau_mem_inv=100.0), 0.001)["tau_mem_inv"] == 0.001 * 100.0
     True
     """
-    return dict(dt=1.0, tau_mem_inv=float(dt * p.tau_mem_inv),
-                tau_syn_inv=float(dt * p.tau_syn_inv))
+    numbers = _c_numbers(p, dt)
+    return {name: numbers[name] for name in ("dt", "tau_mem_inv", "tau_syn_inv")}
+
+
+def c_number(p, dt, name: str) -> float:
+    """``float(p.<name>)`` for ``name`` in ``v_leak``, ``v_th``, ``v_reset``, from the same cache
+    as :func:`c_rates` (a 0-d tensor's ``float()`` costs a PyTorch call every time)."""
+    return _c_numbers(p, dt)[name]
+
+
+def _c_numbers(p, dt) -> dict:
+    """:func:`c_rates` and the voltages as floats, cached for the last ``(p, dt)``."""
+    global _c_rates_cache
+    versions = tuple(value._version for value in (*p, dt) if isinstance(value, torch.Tensor))
+    cached = _c_rates_cache  # (p, dt, versions of its tensors: in-place edits, numbers)
+    if cached is not None and cached[0] is p and cached[1] is dt and cached[2] == versions:
+        return cached[3]  # a layer passes the same p and dt every call
+    numbers = dict(dt=1.0, tau_mem_inv=float(dt * p.tau_mem_inv),
+                   tau_syn_inv=float(dt * p.tau_syn_inv))
+    for name in ("v_leak", "v_th", "v_reset"):
+        if hasattr(p, name):
+            numbers[name] = float(getattr(p, name))
+    _c_rates_cache = (p, dt, versions, numbers)
+    return numbers
+
+
+# The last (p, dt, tensor versions) and its rates: computing them costs two tensor
+# operations when the parameters are 0-d tensors, more than a small layer's whole C call.
+_c_rates_cache = None
 
 
 def tensor_fields_to(p, *args, **kwargs):

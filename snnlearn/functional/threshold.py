@@ -123,7 +123,7 @@ def norse_1_1_0_gradients() -> Iterator[None]:
     """Norse 1.1.0's gradients, inside this block (this thread or asyncio task), for Norse
     code run unchanged:
 
-    - ``method="super"`` means Norse 1.1.0's SuperSpike (:data:`NORSE_1_1_0`, which ignores
+    - ``method="super"`` means Norse 1.1.0's SuperSpike (``NORSE_1_1_0``, which ignores
       ``alpha``), in the reference and in the C kernels: the gradients of Norse 1.1.0,
       bit for bit;
     - a layer given ``state=None`` starts from a resting state whose ``v`` requires a
@@ -166,7 +166,7 @@ def c_alpha(p) -> float:
 
 def threshold(x: torch.Tensor, method: str = "super", alpha: float = 100.0) -> torch.Tensor:
     """Spike where ``x > 0``, differentiable through the surrogate named by ``method``
-    (a key of :data:`SURROGATES`).
+    (a key of ``snnlearn.functional.threshold.SURROGATES``).
 
     ``"super"`` is SuperSpike, ``"super_norse110"`` Norse 1.1.0's SuperSpike, ``"heaviside"``
     the bare step (no gradient).

@@ -7,8 +7,8 @@ Heaviside step; regularisation; ``SequentialState``; NIR import/export): ``snnle
 ``snnlearn.torch.functional.{lif, leaky_integrator, encode, decode, threshold, superspike,
 heaviside, regularization}``, ``snnlearn.torch.module.{lif, leaky_integrator, encode,
 sequential, regularization}`` and ``snnlearn.torch.utils.{export_nir, import_nir}``. Every
-name is re-exported from snnlearn's one implementation (:mod:`snnlearn.functional`,
-:mod:`snnlearn.module`); nothing is computed here. The API page of the course lists what
+name is re-exported from snnlearn's one implementation (``snnlearn.functional``,
+``snnlearn.module``); nothing is computed here. The API page of the course lists what
 is provided, what is not, and every known numeric difference.
 
 Gradients: ``method="super"`` follows the SuperSpike paper (and Norse after its fix #403);
