@@ -111,19 +111,24 @@ def run(target: str, switch: bool) -> dict:
     return {"losses": losses}
 
 
-def run_in_process(target: str, switch: bool) -> dict:
-    result = subprocess.run(
+def start_process(target: str, switch: bool) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, __file__, target, "1" if switch else "0"], cwd=ROOT,
-        capture_output=True, text=True, timeout=900,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
 def losses():
-    return {name: run_in_process(target, switch) for name, target, switch in (
+    """The three runs, side by side (each in a fresh process)."""
+    runs = {name: start_process(target, switch) for name, target, switch in (
         ("norse", "norse", False), ("switch", "snnlearn", True), ("paper", "snnlearn", False))}
+    results = {}
+    for name, process in runs.items():
+        stdout, stderr = process.communicate(timeout=1800)
+        assert process.returncode == 0, f"{name}: {stdout[-3000:]}{stderr[-3000:]}"
+        results[name] = json.loads(stdout.strip().splitlines()[-1])
+    return results
 
 
 def test_the_notebook_runs_with_only_the_import_changed(losses):
