@@ -49,6 +49,7 @@ from .energy import (
 )
 from .nir_io import from_nir, to_nir  # needs the optional extra snnlearn[nir] when called
 from .state import detach_state
+from .functional.threshold import norse_1_1_0_gradients
 from .functional import delta_encode, spike_latency_encode, spike_latency_lif_encode
 from .functional import first_spike_time, max_membrane, spike_count
 from .module import DeltaEncoder, SpikeLatencyEncoder, SpikeLatencyLIFEncoder
@@ -65,7 +66,7 @@ __all__ = [
     "c_available", "get_backend", "set_backend", "use_backend", "last_path", "why_not_c",
     "count_synops", "count_macs", "SynOpCounter", "OpCount", "activity_penalty",
     "spike_accumulator", "voltage_accumulator",
-    "functional", "energy", "to_nir", "from_nir",
+    "functional", "energy", "to_nir", "from_nir", "norse_1_1_0_gradients",
 ]
 __all__ += [
     "DeltaEncoder", "SpikeLatencyEncoder", "SpikeLatencyLIFEncoder",

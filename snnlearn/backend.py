@@ -61,6 +61,7 @@ from .functional.leaky_integrator import (
     li_feed_forward_sequence,
     li_initial_state,
 )
+from .functional.threshold import C_SURROGATES, norse_1_1_0_active, resolve_method
 from .functional.lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -84,6 +85,8 @@ __all__ = [
     "lif_sequence",
     "li_sequence",
     "lif_recurrent_sequence",
+    "as_neuron_input",
+    "resting_state",
 ]
 
 BACKENDS = ("auto", "c", "reference")
@@ -178,7 +181,7 @@ def _is_number(value) -> bool:
 # The last parameters object and dt (the same objects a layer passes on every call) found
 # to hold only plain numbers: a NamedTuple of floats cannot change, so the next call with
 # the same objects skips the checks.
-_plain_parameters: tuple = (None, None)
+_plain_parameters: tuple = (None, None, ())
 
 
 def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
@@ -191,8 +194,12 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
     global _plain_parameters
-    if _plain_parameters[0] is p and _plain_parameters[1] is dt:
-        return None  # the parameters object of the previous call (a layer's, every step)
+    if (_plain_parameters[0] is p and _plain_parameters[1] is dt
+            and not any(value.requires_grad for value in _plain_parameters[2])):
+        # the parameters object of the previous call (a layer's, every step); its 0-d
+        # tensors (Norse's defaults) keep their device and dtype, but could be made to
+        # require a gradient in place
+        return None
     tensors = [name for name, value in zip(p._fields, p)
                if name != "method" and not _is_number(value)]
     if not _is_number(dt):
@@ -200,11 +207,15 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     if tensors:
         return (f"parameters {', '.join(tensors)} are not plain numbers or 0-d tensors "
                 "without a gradient (per-neuron or learnable)")
-    method = getattr(p, "method", "super")
-    if method != "super":
-        return f"surrogate method {method!r}: the C kernels implement 'super'"
-    if all(type(value) in (float, int, str) for value in p) and type(dt) in (float, int):
-        _plain_parameters = (p, dt)  # immutable: the verdict cannot change
+    method = resolve_method(getattr(p, "method", "super"))
+    if method not in C_SURROGATES:
+        return (f"surrogate method {method!r}: the C kernels implement "
+                f"{', '.join(map(repr, C_SURROGATES))}")
+    if type(dt) in (float, int) and all(type(value) in (float, int, str) or (
+            isinstance(value, torch.Tensor) and value.dim() == 0) for value in p):
+        # a NamedTuple cannot change its fields: the verdict holds while they need no grad
+        _plain_parameters = (p, dt, tuple(value for value in p
+                                          if isinstance(value, torch.Tensor)))
     return None
 
 
@@ -239,13 +250,46 @@ def choose_path(x: torch.Tensor, p: LIFParameters, dt, unavailable: Optional[str
     return _choose(x, p, dt, None if unavailable is None else lambda: unavailable)
 
 
-def _check_input(x, name: str) -> None:
+def as_neuron_input(x, name: str = "input") -> torch.Tensor:
+    """``x`` as a dense floating-point tensor, as Norse's layers take it: a sparse tensor is
+    made dense, a bool or integer tensor becomes PyTorch's default float dtype (float32), as
+    Norse's float32 state turns it. Anything else (not a tensor, complex) is refused with a
+    ``TypeError`` that says what to pass.
+
+    >>> as_neuron_input(torch.tensor([True, False]))
+    tensor([1., 0.])
+    """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}; "
+                        "wrap it with torch.as_tensor(...)")
+    if x.layout != torch.strided:
+        x = x.to_dense()
+    if x.is_complex():
+        raise TypeError(f"{name} is complex ({x.dtype}); pass a real tensor, e.g. x.real or x.abs()")
     if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor, got {x.dtype}; convert it with .float()"
-        )
+        x = x.to(torch.get_default_dtype())
+    return x
+
+
+def resting_state(x: torch.Tensor, p, initial=lif_initial_state):
+    """The resting state a layer starts from when given ``state=None`` inside
+    :func:`snnlearn.norse_1_1_0_gradients`, as Norse's layers make it: under autograd its
+    ``v`` is a leaf that requires a gradient, so the outputs carry an autograd graph even
+    with no parameters before the layer (``out.sum().backward()`` works, as in Norse).
+    Returns ``None`` (the kernels start from rest themselves, at no cost) otherwise, and
+    where it makes no difference: outside autograd, or when ``x`` already requires a
+    gradient."""
+    if not torch.is_grad_enabled() or x.requires_grad or not norse_1_1_0_active():
+        return None
+    state = initial(x, p)
+    if not state.v.requires_grad:
+        state.v.requires_grad_(True)
+    return state
+
+
+def _sparse_like(z: torch.Tensor, x) -> torch.Tensor:
+    """Spikes in ``x``'s layout: sparse for a sparse input, as Norse's sparse activations."""
+    return z.to_sparse() if isinstance(x, torch.Tensor) and x.is_sparse else z
 
 
 def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str,
@@ -254,11 +298,16 @@ def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str,
         raise TypeError(
             f"state must be a {kind.__name__}(v, i) or None, got {type(state).__name__}"
         )
+    fields = []
     for field in ("v", "i"):
         tensor = getattr(state, field)
         name = f"state.{field}"
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.dim() == 0 or not tensor.is_floating_point():
+            # Norse's states broadcast and promote: a 0-d or integer tensor (e.g.
+            # torch.tensor(0)) is taken as a value of the input's dtype for every neuron
+            tensor = tensor.to(x.dtype).expand(shape) if tensor.dim() == 0 else tensor.to(x.dtype)
         if tensor.shape != shape:
             raise ValueError(
                 f"{name} has shape {tuple(tensor.shape)} but {where} {tuple(shape)}; "
@@ -268,7 +317,8 @@ def _check_state(state, x: torch.Tensor, shape: torch.Size, where: str,
             raise TypeError(f"{name} is {tensor.dtype} but the input is {x.dtype}")
         if tensor.device != x.device:
             raise ValueError(f"{name} is on {tensor.device} but the input is on {x.device}")
-    return kind(state.v, state.i)
+        fields.append(tensor)
+    return kind(*fields)
 
 
 def lif_step(
@@ -281,14 +331,18 @@ def lif_step(
 
     Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
     """
-    _check_input(x, "input")
+    given, x = x, as_neuron_input(x)
     if state is not None:
         state = _check_state(state, x, x.shape, "the input has shape")
+    else:
+        state = resting_state(x, p)
     if _choose(x, p, dt) == "reference":
-        return lif_feed_forward_step(x, lif_initial_state(x, p) if state is None else state, p, dt)
+        z, state = lif_feed_forward_step(
+            x, lif_initial_state(x, p) if state is None else state, p, dt)
+        return _sparse_like(z, given), state
     v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
     z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), v0, i0, p, dt)
-    return z.squeeze(0), LIFFeedForwardState(v, i)
+    return _sparse_like(z.squeeze(0), given), LIFFeedForwardState(v, i)
 
 
 def lif_sequence(
@@ -302,18 +356,21 @@ def lif_sequence(
     Returns spikes shaped like ``xs`` and the final state. On the C backend this is one
     fused call forward and one backward, whatever ``T``.
     """
-    _check_input(xs, "input")
+    given, xs = xs, as_neuron_input(xs)
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
     if state is not None:
         state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape")
+    elif norse_1_1_0_active():
+        state = resting_state(xs.new_empty(xs.shape[1:]), p)
     if _choose(xs, p, dt) == "reference":
         if state is None:
             state = lif_initial_state(xs.new_empty(xs.shape[1:]), p)
-        return lif_feed_forward_sequence(xs, state, p, dt)
+        z, state = lif_feed_forward_sequence(xs, state, p, dt)
+        return _sparse_like(z, given), state
     v0, i0 = (None, None) if state is None else state  # None: C starts from rest itself
     z, v, i = _lif_autograd.lif_sequence_c(xs, v0, i0, p, dt)
-    return z, LIFFeedForwardState(v, i)
+    return _sparse_like(z, given), LIFFeedForwardState(v, i)
 
 
 def li_sequence(
@@ -333,12 +390,14 @@ def li_sequence(
     >>> snnlearn.last_path() == ("c" if snnlearn.c_available() else "reference")
     True
     """
-    _check_input(xs, "input")
+    xs = as_neuron_input(xs)
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
     if state is not None:
         state = _check_state(state, xs, xs.shape[1:], "each time step of the input has shape",
                              LIState)
+    elif norse_1_1_0_active():
+        state = resting_state(xs.new_empty(xs.shape[1:]), p, li_initial_state)
     if _choose(xs, p, dt) == "reference":
         if state is None:
             state = li_initial_state(xs.new_zeros(xs.shape[1:]), p)

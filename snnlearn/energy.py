@@ -23,7 +23,7 @@ not counted.
 
 **Activity regulariser.** :func:`activity_penalty` adds a cost on spikes to the loss
 (Norse's ``regularization`` module names its accumulators ``spike_accumulator`` and
-``voltage_accumulator``; they are here too).
+``voltage_accumulator``; they are here too, from ``snnlearn.functional.regularization``).
 
 >>> import torch
 >>> from snnlearn import SequentialState, LIF
@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import torch
+
+from .functional.regularization import spike_accumulator, voltage_accumulator
 
 __all__ = [
     "OpCount",
@@ -277,17 +279,3 @@ def activity_penalty(spikes: torch.Tensor, target_rate: Optional[float] = None,
         raise ValueError(f"target_rate is spikes per time step and must lie in [0, 1], "
                          f"got {target_rate}")
     return (spikes.mean(dim=time_dim) - target_rate).pow(2).mean()
-
-
-def spike_accumulator(z: torch.Tensor, s=None, state: Optional[torch.Tensor] = None):
-    """Norse-compatible accumulator: ``state + z.sum()`` (the total spike count so far).
-
-    >>> spike_accumulator(torch.ones(3), None, spike_accumulator(torch.ones(2), None))
-    tensor(5.)
-    """
-    return z.sum() if state is None else state + z.sum()
-
-
-def voltage_accumulator(z: torch.Tensor, s, state: Optional[torch.Tensor] = None):
-    """Norse-compatible accumulator: ``state + s.v.sum()`` (summed membrane voltage)."""
-    return s.v.sum() if state is None else state + s.v.sum()

@@ -28,6 +28,8 @@ Requires the optional extra: ``pip install "snnlearn[nir]"`` (``nir``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -118,13 +120,16 @@ def _node(module: torch.nn.Module, in_shape, out_shape, dt: float):
         "Flatten, LIFCell, LIF, LICell and LI")
 
 
-def to_nir(model: torch.nn.Module, sample_input: torch.Tensor, dt: float = 0.001):
+def to_nir(model: torch.nn.Module, sample_input: torch.Tensor, model_name: str = "norse",
+           dt: float = 0.001):
     """Export a :class:`~snnlearn.SequentialState` (or one layer) to a ``nir.NIRGraph``.
 
     ``sample_input`` is one input with a leading batch dimension, ``(batch, *features)``;
     the model runs on it once (without gradients) to learn each layer's shape. Nodes are
-    named like the model's layers (``"0"``, ``"1"``, ...) and chained from ``"input"`` to
-    ``"output"``; ``dt`` is stored in the graph's metadata.
+    named like the model's layers (``"0"``, ``"1"``, ...; a single layer that is not a
+    ``Sequential`` is named ``model_name``, ``"norse"`` as in Norse's ``to_nir``) and chained
+    from ``"input"`` to ``"output"``; ``dt`` is stored in the graph's metadata. Arguments
+    in Norse's order: ``to_nir(module, sample_data, model_name="norse", dt=0.001)``.
 
     >>> import torch
     >>> from snnlearn import LIFCell, SequentialState
@@ -139,7 +144,7 @@ def to_nir(model: torch.nn.Module, sample_input: torch.Tensor, dt: float = 0.001
         raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
     layers = list(model) if isinstance(model, torch.nn.Sequential) else [model]
     names = ([name for name, _ in model.named_children()]
-             if isinstance(model, torch.nn.Sequential) else ["0"])
+             if isinstance(model, torch.nn.Sequential) else [str(model_name)])
     shapes: Dict[int, Tuple[tuple, tuple]] = {}
 
     def record(index):
@@ -253,6 +258,8 @@ def _modules_of(node, dt: float, sequence: bool) -> List[torch.nn.Module]:
 def from_nir(graph, dt: Optional[float] = None, sequence: bool = False) -> SequentialState:
     """Import a chain-shaped ``nir.NIRGraph`` as a :class:`~snnlearn.SequentialState`.
 
+    Layers are named after the graph's nodes, as Norse names them (``model.affine``,
+    ``model.flatten``, ...; a node that becomes several layers gives ``name``, ``name_1``, ...).
     ``dt`` defaults to the graph's ``metadata["dt"]``, else 0.001 s (as Norse). With
     ``sequence=False`` neurons become ``LIFCell``/``LICell`` (one step per call); with
     ``sequence=True``, ``LIF``/``LI`` over time-first input. A graph may also be a path to
@@ -262,8 +269,8 @@ def from_nir(graph, dt: Optional[float] = None, sequence: bool = False) -> Seque
     >>> from snnlearn import LIFCell, SequentialState
     >>> model = SequentialState(torch.nn.Linear(3, 2), LIFCell())
     >>> again = from_nir(to_nir(model, torch.zeros(1, 3)))
-    >>> [type(layer).__name__ for layer in again]
-    ['Linear', 'LIFCell']
+    >>> [(name, type(layer).__name__) for name, layer in again.named_children()]
+    [('0', 'Linear'), ('1', 'LIFCell')]
     """
     nir = _nir()
     if isinstance(graph, str):
@@ -272,7 +279,12 @@ def from_nir(graph, dt: Optional[float] = None, sequence: bool = False) -> Seque
         raise TypeError(f"graph must be a nir.NIRGraph or a path, got {type(graph).__name__}")
     if dt is None:
         dt = float(graph.metadata.get("dt", 0.001)) if graph.metadata else 0.001
-    modules: List[torch.nn.Module] = []
+    modules: "OrderedDict[str, torch.nn.Module]" = OrderedDict()
     for name in _chain(graph):
-        modules += _modules_of(graph.nodes[name], dt, sequence)
-    return SequentialState(*modules)
+        made = _modules_of(graph.nodes[name], dt, sequence)
+        for k, module in enumerate(made):
+            key = str(name).replace(".", "_") + (f"_{k}" if k else "")
+            while key in modules:
+                key += "_"
+            modules[key] = module
+    return SequentialState(modules)

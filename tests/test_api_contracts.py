@@ -125,3 +125,62 @@ def test_plot_helpers_draw(tmp_path):
     assert len(a.collections[0].get_segments()) == int(z.sum())  # one mark per spike
     fig.savefig(tmp_path / "plots.png")
     plt.close(fig)
+
+
+def _api_page_tables():
+    """The API page's "Names provided" and "Names not provided" tables: {table: names}."""
+    import re
+
+    from paths import ROOT
+
+    text = (ROOT / "book" / "api.md").read_text()
+    section = text[text.index("## Coming from Norse"):]
+    tables = {}
+    for title in ("### Names provided", "### Names not provided"):
+        body = section[section.index(title):]
+        body = body[: body.index("\n###", 1)] if "\n###" in body[1:] else body
+        rows = [line for line in body.splitlines() if line.startswith("| ") and "---" not in line]
+        tables[title] = {name for row in rows[1:] for name in
+                         re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", row.split("|")[2])}
+    return tables
+
+
+def test_api_page_lists_every_norse_name_as_provided_or_not():
+    """Each name Norse 1.1.0 exports from ``norse.torch`` is in one of the API page's two
+    tables, each "provided" name exists in ``snnlearn.torch``, each "not provided" does not."""
+    import pytest
+
+    norse = pytest.importorskip("norse.torch")
+    import snnlearn.torch as ported
+
+    tables = _api_page_tables()
+    provided, missing = tables["### Names provided"], tables["### Names not provided"]
+    provided_in_norse = {name for name in norse.__all__ if hasattr(ported, name)}
+    assert not provided_in_norse - provided, "provided but not on the API page"
+    assert not (set(norse.__all__) - provided_in_norse) - missing, "missing from the API page"
+    assert not {name for name in missing if hasattr(ported, name)}, "listed as not provided"
+    submodules = ["functional.lif", "functional.leaky_integrator", "functional.encode",
+                  "functional.decode", "functional.threshold", "functional.superspike",
+                  "functional.heaviside", "functional.regularization", "module.lif",
+                  "module.leaky_integrator", "module.encode", "module.sequential",
+                  "module.regularization"]
+    import importlib
+
+    everywhere = set(dir(ported))
+    for sub in submodules:
+        everywhere |= set(dir(importlib.import_module(f"snnlearn.torch.{sub}")))
+    assert not {name for name in provided if name not in everywhere
+                and name not in ("register_forward_state_hooks", "remove_forward_state_hooks")}
+
+
+def test_snnlearn_torch_reexports_the_one_implementation():
+    """No second copy: the names of snnlearn.torch are snnlearn's own objects."""
+    import snnlearn
+    import snnlearn.torch as ported
+    from snnlearn.torch.functional import lif as norse_lif
+    from snnlearn.torch.module import leaky_integrator
+
+    assert ported.LIFCell is snnlearn.LIFCell and ported.LIFParameters is snnlearn.LIFParameters
+    assert norse_lif.lif_step is snnlearn.functional.lif_recurrent_step
+    assert norse_lif.lif_feed_forward_integral is snnlearn.functional.lif_feed_forward_sequence
+    assert leaky_integrator.LILinearCell is snnlearn.module.leaky_integrator.LILinearCell

@@ -18,9 +18,48 @@ needs_c = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not
 
 @pytest.mark.parametrize("module", [LIFCell(), LIF()])
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
-def test_non_float_input_is_a_type_error_naming_the_input(module, dtype):
-    with pytest.raises(TypeError, match="input must be a floating-point tensor"):
-        module(torch.ones(4, 3).to(dtype))
+def test_bool_and_integer_inputs_are_taken_as_float32_as_in_norse(module, dtype):
+    z, state = module(torch.ones(4, 3).to(dtype) * 3)
+    z_float, state_float = module(torch.ones(4, 3).to(dtype).float() * 3)
+    assert z.dtype == state.v.dtype == torch.float32
+    assert torch.equal(z, z_float) and torch.equal(state.v, state_float.v)
+
+
+@pytest.mark.parametrize("module", [LIFCell(), LIF()])
+def test_complex_input_is_a_type_error_saying_what_to_pass(module):
+    with pytest.raises(TypeError, match="input is complex.*pass a real tensor"):
+        module(torch.ones(4, 3, dtype=torch.complex64))
+
+
+@pytest.mark.parametrize("module", [LIFCell(), LIF()])
+def test_sparse_input_gives_sparse_spikes_as_in_norse(module):
+    x = torch.zeros(4, 3)
+    x[1, 2] = 5.0
+    z, state = module(x.to_sparse())
+    z_dense, state_dense = module(x)
+    assert z.is_sparse and torch.equal(z.to_dense(), z_dense)
+    assert torch.equal(state.v, state_dense.v)
+
+
+@pytest.mark.parametrize("module", [LIFCell(), LIF()])
+def test_zero_dim_integer_state_broadcasts_as_in_norse(module):
+    from snnlearn import LIFFeedForwardState
+
+    x = torch.full((4, 3), 0.5)
+    z, state = module(x, LIFFeedForwardState(torch.tensor(0), torch.tensor(0)))
+    z_rest, state_rest = module(x)
+    assert torch.equal(z, z_rest) and torch.equal(state.v, state_rest.v)
+
+
+def test_norse_resting_state_graph_only_inside_the_switch():
+    import snnlearn
+
+    out, _ = LIF()(torch.ones(10, 2))
+    assert not out.requires_grad  # plain tensors in, plain tensors out (the course plots them)
+    with snnlearn.norse_1_1_0_gradients():
+        out, _ = LIF()(torch.ones(10, 2))
+        out.sum().backward()  # Norse's resting v requires a gradient
+    assert out.requires_grad
 
 
 def test_non_tensor_input_is_a_type_error():

@@ -133,3 +133,29 @@ def test_equals_norse(name, dtype):
             torch.testing.assert_close(g_ours, g_norse, rtol=1e-7, atol=0)
         else:
             assert torch.equal(g_ours, g_norse), f"{name} (alpha={alpha}): gradient differs"
+
+
+@pytest.mark.parametrize("method", ["fast_sigmoid", "arctan", "triangle"])
+def test_lif_trains_through_every_surrogate_by_method(method):
+    """``LIFParameters(method=...)`` selects the shape: the layer's input gradient is the
+    chain rule through that surrogate's derivative (here one step from rest, one neuron)."""
+    import snnlearn
+    from snnlearn.functional import LIFParameters
+    from snnlearn.functional.surrogates import surrogate_derivative
+
+    x = torch.tensor([[12.0], [0.0]], requires_grad=True)
+    p = LIFParameters(method=method, alpha=3.0)
+    z, _ = snnlearn.LIF(p)(x)
+    z[0].sum().backward()
+    v1 = 0.001 * 100.0 * 12.0  # v after one step from rest with i1 = x: 1.2, above v_th = 1
+    expected = surrogate_derivative(method, torch.tensor(v1 - 1.0), 3.0)
+    assert expected > 0
+    assert snnlearn.last_path() == "reference"
+    assert torch.allclose(x.grad[0], 0.1 * expected)
+
+
+def test_unknown_method_lists_every_surrogate():
+    from snnlearn.functional.threshold import threshold
+
+    with pytest.raises(ValueError, match="arctan"):
+        threshold(torch.zeros(1), "no_such_surrogate", 1.0)

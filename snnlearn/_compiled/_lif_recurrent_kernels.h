@@ -10,7 +10,7 @@
  *   i1 = (i + xp) + sum_{j: z_prev[j] = 1} recurrent_weights[:, j]   (t >= 1)
  *   v1 = v + a * ((v_leak - v) + i1)      a = dt * tau_mem_inv
  *   i2 = i1 + c * i1                      c = -dt * tau_syn_inv
- *   z  = H(v1 - v_th)                     H(u) = 0 if u <= 0 else 1 (NaN spikes)
+ *   z  = H(v1 - v_th)                     H(u) = 1 if u > 0 else 0 (NaN does not spike, as in Norse)
  *   v2 = (1 - z) * v1 + z * v_reset       (z detached: the reset carries no gradient)
  *
  * The recurrent sum adds one contiguous row of w_rec_t = recurrent_weights.T per spike of
@@ -97,7 +97,7 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict xp, const SCALAR
             for (Py_ssize_t k = 0; k < h; k++) {
                 const SCALAR i1 = (ib[k] + xt[k]) + acc[k];
                 const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
-                const SCALAR spike = (v1 - v_th <= 0) ? (SCALAR)0 : (SCALAR)1;
+                const SCALAR spike = (v1 - v_th > 0) ? (SCALAR)1 : (SCALAR)0;
                 ib[k] = i1 + c * i1;
                 vb[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
                 zt[k] = spike;
@@ -213,7 +213,7 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z,
             for (Py_ssize_t k = 0; k < h; k++) {
                 const SCALAR v1 = v1t[k];
                 const SCALAR u = v1 - v_th;
-                const SCALAR spike = (u <= 0) ? (SCALAR)0 : (SCALAR)1;
+                const SCALAR spike = (u > 0) ? (SCALAR)1 : (SCALAR)0;
                 const SCALAR gz = recurrent ? gzt[k] + cb[k] : gzt[k];
                 const SCALAR gv2 = gvb[k], gi2 = gib[k];
                 const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;

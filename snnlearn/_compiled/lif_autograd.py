@@ -17,7 +17,8 @@ from torch.autograd.function import once_differentiable
 from . import _lif
 from ..functional.leaky_integrator import LIParameters
 from ..functional.lif import LIFParameters
-from ..functional.threshold import saved_tensors_or_explain
+from ..functional.parameters import c_number, c_rates
+from ..functional.threshold import c_alpha, saved_tensors_or_explain
 
 __all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
 
@@ -33,11 +34,9 @@ def _scalars(p: LIFParameters, dt: float) -> dict:
     large call may use (PyTorch's own setting, ``torch.set_num_threads``)."""
     return dict(
         threads=torch.get_num_threads(),
-        dt=float(dt),
-        tau_syn_inv=float(p.tau_syn_inv),
-        tau_mem_inv=float(p.tau_mem_inv),
-        v_th=float(p.v_th),
-        v_reset=float(p.v_reset),
+        **c_rates(p, dt),  # dt * tau as the reference computes it
+        v_th=c_number(p, dt, "v_th"),
+        v_reset=c_number(p, dt, "v_reset"),
     )
 
 
@@ -86,7 +85,7 @@ class LIFSequenceFunction(torch.autograd.Function):
         z, v_pre = _forward_c(xs, state, from_rest, p.v_leak, scalars, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
-            ctx.scalars = dict(scalars, alpha=float(p.alpha))
+            ctx.scalars = dict(scalars, alpha=c_alpha(p))
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
         return z, v, i
 
@@ -137,8 +136,7 @@ def lif_sequence_c(
 
 def _li_scalars(p: LIParameters, dt: float) -> dict:
     """Keyword arguments of the LI C calls (``threads`` as for LIF)."""
-    return dict(threads=torch.get_num_threads(), dt=float(dt),
-                tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv))
+    return dict(threads=torch.get_num_threads(), **c_rates(p, dt))
 
 
 def _li_forward_c(xs, state, from_rest: bool, v_leak: float, scalars: dict):

@@ -21,7 +21,8 @@ from torch.autograd.function import once_differentiable
 from . import _lif_recurrent
 from ..functional.lif import LIFParameters, lif_initial_state
 from ..functional.lif_recurrent import lif_recurrent_initial_state
-from ..functional.threshold import saved_tensors_or_explain
+from ..functional.parameters import c_rates
+from ..functional.threshold import c_alpha, saved_tensors_or_explain
 
 __all__ = ["LIFRecurrentSequenceFunction", "lif_recurrent_sequence_c"]
 
@@ -54,8 +55,8 @@ def _forward_c(xp, w_rec, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
     _lif_recurrent.forward(
         _buffer(xp), _buffer(w_rec.detach().t().contiguous()), _buffer(v), _buffer(i),
         _buffer(z), None if v_pre is None else _buffer(v_pre),
-        dt=float(dt), tau_syn_inv=float(p.tau_syn_inv), tau_mem_inv=float(p.tau_mem_inv),
-        v_leak=float(p.v_leak), v_th=float(p.v_th), v_reset=float(p.v_reset), **_sizes(xp),
+        **c_rates(p, dt), v_leak=float(p.v_leak), v_th=float(p.v_th),
+        v_reset=float(p.v_reset), **_sizes(xp),
     )
     return z, v_pre
 
@@ -77,9 +78,8 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
         v, i = _working_state(xp, v0, i0, p)
         z, v_pre = _forward_c(xp, recurrent_weights, v, i, p, dt, keep_v_pre=True)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
-        ctx.scalars = dict(dt=float(dt), tau_syn_inv=float(p.tau_syn_inv),
-                           tau_mem_inv=float(p.tau_mem_inv), v_th=float(p.v_th),
-                           v_reset=float(p.v_reset), alpha=float(p.alpha))
+        ctx.scalars = dict(**c_rates(p, dt), v_th=float(p.v_th),
+                           v_reset=float(p.v_reset), alpha=c_alpha(p))
         return z, v, i
 
     @staticmethod

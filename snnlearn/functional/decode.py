@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["first_spike_time", "max_membrane", "spike_count"]
+__all__ = ["first_spike_time", "max_membrane", "spike_count", "sum_decode"]
 
 
 def _check_sequence(value, name: str) -> None:
@@ -19,6 +19,15 @@ def _check_sequence(value, name: str) -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if value.dim() < 1:
         raise ValueError(f"{name} must be time-first, shape (T, ...), got a 0-d tensor")
+
+
+def sum_decode(cell_output: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """Norse's ``sum_decode``: the sum over ``dim`` (time by default), e.g. spike counts.
+
+    >>> sum_decode(torch.ones(10, 3))
+    tensor([10., 10., 10.])
+    """
+    return torch.sum(cell_output, dim)
 
 
 def spike_count(spikes: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,13 @@ from .threshold import threshold
 
 __all__ = [
     "constant_current_lif_encode",
+    "lif_current_encoder",
+    "poisson_encode_step",
+    "signed_poisson_encode",
+    "signed_poisson_encode_step",
+    "population_encode",
+    "gaussian_rbf",
+    "euclidean_distance",
     "delta_encode",
     "poisson_encode",
     "spike_latency_encode",
@@ -56,9 +63,7 @@ def constant_current_lif_encode(
     v = torch.zeros_like(input_current)
     spikes = []
     for _ in range(seq_length):
-        v = integrate_membrane(v, input_current, p, dt)
-        z = threshold(v - p.v_th, p.method, p.alpha)
-        v = v - z * (v - p.v_reset)
+        z, v = lif_current_encoder(input_current, v, p, dt)
         spikes.append(z)
     if not spikes:
         return input_current.new_zeros((0, *input_current.shape))
@@ -200,3 +205,101 @@ def delta_encode(
     if not events:
         return input_sequence.new_zeros((0, *input_sequence.shape[1:], 2))
     return torch.stack(events)
+
+
+def lif_current_encoder(
+    input_current: torch.Tensor,
+    voltage: torch.Tensor,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 0.001,
+):
+    """One step of a LIF membrane driven directly by a current (no synapse), Norse's
+    ``lif_current_encoder``; :func:`constant_current_lif_encode` repeats it.
+
+    ``v1 = v + dt * tau_mem_inv * ((v_leak - v) + x)``, ``z = H(v1 - v_th)``,
+    ``v2 = v1 - z * (v1 - v_reset)``. Returns ``(z, v2)``.
+
+    >>> z, v = lif_current_encoder(torch.ones(1), torch.zeros(1))
+    >>> z, v
+    (tensor([0.]), tensor([0.1000]))
+    """
+    voltage = integrate_membrane(voltage, input_current, p, dt)
+    z = threshold(voltage - p.v_th, p.method, p.alpha)
+    return z, voltage - z * (voltage - p.v_reset)
+
+
+def poisson_encode_step(
+    input_values: torch.Tensor,
+    f_max: float = 1000.0,
+    dt: float = 0.001,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """One time step of :func:`poisson_encode` (Norse's ``poisson_encode_step``; note its
+    default ``f_max = 1000``): spikes shaped like ``input_values``.
+
+    >>> poisson_encode_step(torch.tensor([0.0, 1.0])).shape
+    torch.Size([2])
+    """
+    return poisson_encode(input_values, 1, f_max, dt, generator)[0]
+
+
+def signed_poisson_encode(
+    input_values: torch.Tensor,
+    seq_length: int,
+    f_max: float = 100.0,
+    dt: float = 0.001,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """Poisson spike trains of ``|x|`` carrying the sign of ``x`` (values in ``{-1, 0, 1}``),
+    Norse's ``signed_poisson_encode``.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> signed_poisson_encode(torch.tensor([-1.0, 1.0]), 1000, generator=g).sum(0)
+    tensor([-93., 109.])
+    """
+    return torch.sign(input_values) * poisson_encode(
+        torch.abs(input_values), seq_length, f_max, dt, generator)
+
+
+def signed_poisson_encode_step(
+    input_values: torch.Tensor,
+    f_max: float = 1000.0,
+    dt: float = 0.001,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """One time step of :func:`signed_poisson_encode` (Norse's default ``f_max = 1000``)."""
+    return signed_poisson_encode(input_values, 1, f_max, dt, generator)[0]
+
+
+def gaussian_rbf(tensor: torch.Tensor, sigma: float = 1) -> torch.Tensor:
+    """Gaussian radial basis kernel of a (squared) distance: ``exp(-d / (2 sigma^2))``."""
+    return torch.exp(-tensor / (2 * sigma**2))
+
+
+def euclidean_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Squared difference ``(x - y)^2``, the distance Norse's population code uses."""
+    return (x - y).pow(2)
+
+
+def population_encode(
+    input_values: torch.Tensor,
+    out_features: int,
+    scale=None,
+    kernel=gaussian_rbf,
+    distance_function=euclidean_distance,
+) -> torch.Tensor:
+    """Population code (Norse's ``population_encode``): each value becomes ``out_features``
+    activities ``kernel(distance(x, c_k) * scale)`` of receptive fields centred at
+    ``c_k = linspace(0, scale, out_features)``; ``scale`` defaults to the largest input.
+
+    >>> population_encode(torch.tensor([0.0, 0.5, 1.0]), 3)
+    tensor([[1.0000, 0.8825, 0.6065],
+            [0.8825, 1.0000, 0.8825],
+            [0.6065, 0.8825, 1.0000]])
+    """
+    size = input_values.shape + (out_features,)
+    if not scale:
+        scale = input_values.max()
+    centres = torch.linspace(0, scale, out_features).expand(size)
+    x = input_values.unsqueeze(-1).expand(size)
+    return kernel(distance_function(x, centres) * scale)

@@ -15,15 +15,17 @@ from typing import NamedTuple, Tuple, Union
 import torch
 
 from .lif import integrate
+from .parameters import METHODS, default
 
 __all__ = ["LIParameters", "LIState", "li_initial_state", "li_feed_forward_step",
-           "li_feed_forward_sequence"]
+           "li_feed_forward_sequence", "li_step"]
 
 Number = Union[float, torch.Tensor]
 
 
 class LIParameters(NamedTuple):
-    """Parameters of a leaky integrator (defaults as in Norse 1.x).
+    """Parameters of a leaky integrator (defaults as in Norse 1.1.0: 0-d float32 tensors;
+    ``to``/``cuda``/``cpu``/``float``/``double`` as for ``LIFParameters``).
 
     Attributes:
         tau_syn_inv: inverse synaptic time constant (1/s).
@@ -31,9 +33,15 @@ class LIParameters(NamedTuple):
         v_leak: leak (resting) potential.
     """
 
-    tau_syn_inv: Number = 1.0 / 5e-3
-    tau_mem_inv: Number = 1.0 / 1e-2
-    v_leak: Number = 0.0
+    tau_syn_inv: Number = default(1.0 / 5e-3)
+    tau_mem_inv: Number = default(1.0 / 1e-2)
+    v_leak: Number = default(0.0)
+
+    to = METHODS["to"]
+    cuda = METHODS["cuda"]
+    cpu = METHODS["cpu"]
+    float = METHODS["float"]
+    double = METHODS["double"]
 
 
 class LIState(NamedTuple):
@@ -96,3 +104,22 @@ def li_feed_forward_sequence(
     if not voltages:
         return xs * 0, state  # T = 0: an empty result that stays linked to the input
     return torch.stack(voltages), state
+
+
+def li_step(
+    input_tensor: torch.Tensor,
+    state: LIState,
+    input_weights: torch.Tensor,
+    p: LIParameters = LIParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LIState]:
+    """Norse's ``li_step``: a leaky integrator behind a linear map, i.e.
+    :func:`li_feed_forward_step` of ``x @ input_weights.T``.
+
+    >>> w = torch.full((1, 2), 5.0)
+    >>> v, s = li_step(torch.ones(2), li_initial_state(torch.zeros(1)), w)
+    >>> v
+    tensor([1.])
+    """
+    return li_feed_forward_step(
+        torch.nn.functional.linear(input_tensor, input_weights), state, p, dt)

@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 
+from .parameters import METHODS, default
 from .threshold import threshold
 
 __all__ = [
@@ -37,10 +38,12 @@ Number = Union[float, torch.Tensor]
 
 
 class LIFParameters(NamedTuple):
-    """Parameters of a LIF neuron (defaults as in Norse 1.x).
+    """Parameters of a LIF neuron (defaults as in Norse 1.1.0: 0-d float32 tensors).
 
-    Parameters may be Python numbers (shared by all neurons) or tensors that broadcast
-    against the input (per-neuron or learnable parameters).
+    Parameters may be Python numbers or 0-d tensors (shared by all neurons; both run on the
+    C kernels) or tensors that broadcast against the input (per-neuron or learnable
+    parameters). ``p.to(device_or_dtype)``, ``p.cuda()``, ``p.cpu()``, ``p.float()`` and
+    ``p.double()`` move every tensor field, as Norse's do.
 
     Attributes:
         tau_syn_inv: inverse synaptic time constant (1/s).
@@ -48,20 +51,32 @@ class LIFParameters(NamedTuple):
         v_leak: leak (resting) potential.
         v_th: firing threshold.
         v_reset: potential after a spike.
-        method: surrogate gradient, ``"super"`` (SuperSpike) or ``"heaviside"``.
+        method: surrogate gradient: ``"super"`` (SuperSpike), ``"super_norse110"`` (Norse
+            1.1.0's SuperSpike, which ignores ``alpha``), ``"heaviside"`` (none), or one of
+            the shapes of ``snnlearn.functional.surrogates.SURROGATES`` (``"fast_sigmoid"``,
+            ``"arctan"``, ``"triangle"``, ``"tanh"``, ``"circ"``, ``"heavi_erfc"``: these
+            run on the reference path).
         alpha: sharpness of the surrogate.
 
     >>> LIFParameters().v_th
-    1.0
+    tensor(1.)
+    >>> LIFParameters(v_th=0.5).v_th
+    0.5
     """
 
-    tau_syn_inv: Number = 1.0 / 5e-3
-    tau_mem_inv: Number = 1.0 / 1e-2
-    v_leak: Number = 0.0
-    v_th: Number = 1.0
-    v_reset: Number = 0.0
+    tau_syn_inv: Number = default(1.0 / 5e-3)
+    tau_mem_inv: Number = default(1.0 / 1e-2)
+    v_leak: Number = default(0.0)
+    v_th: Number = default(1.0)
+    v_reset: Number = default(0.0)
     method: str = "super"
-    alpha: float = 100.0
+    alpha: Number = default(100.0)
+
+    to = METHODS["to"]
+    cuda = METHODS["cuda"]
+    cpu = METHODS["cpu"]
+    float = METHODS["float"]
+    double = METHODS["double"]
 
 
 class LIFFeedForwardState(NamedTuple):

@@ -10,6 +10,12 @@ from ..functional.encode import (
     constant_current_lif_encode,
     delta_encode,
     poisson_encode,
+    poisson_encode_step,
+    population_encode,
+    signed_poisson_encode,
+    signed_poisson_encode_step,
+    gaussian_rbf,
+    euclidean_distance,
     spike_latency_encode,
     spike_latency_lif_encode,
 )
@@ -20,6 +26,10 @@ __all__ = [
     "ConstantCurrentLIFEncoder",
     "DeltaEncoder",
     "PoissonEncoder",
+    "PoissonEncoderStep",
+    "PopulationEncoder",
+    "SignedPoissonEncoder",
+    "SignedPoissonEncoderStep",
     "SpikeLatencyEncoder",
     "SpikeLatencyLIFEncoder",
 ]
@@ -160,3 +170,67 @@ class DeltaEncoder(torch.nn.Module):
 
     def forward(self, input_sequence: torch.Tensor) -> torch.Tensor:
         return delta_encode(input_sequence, self.threshold)
+
+
+class PoissonEncoderStep(torch.nn.Module):
+    """One time step of :class:`PoissonEncoder` per call (Norse's ``PoissonEncoderStep``;
+    its default ``f_max`` is 1000 Hz).
+
+    >>> PoissonEncoderStep()(torch.rand(4)).shape
+    torch.Size([4])
+    """
+
+    def __init__(self, f_max: float = 1000.0, dt: float = 0.001,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.f_max, self.dt, self.generator = f_max, dt, generator
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return poisson_encode_step(input_values, self.f_max, self.dt, self.generator)
+
+
+class SignedPoissonEncoder(torch.nn.Module):
+    """Signed Poisson spike trains (:func:`~snnlearn.functional.encode.signed_poisson_encode`).
+
+    >>> SignedPoissonEncoder(10)(torch.tensor([-1.0, 1.0])).shape
+    torch.Size([10, 2])
+    """
+
+    def __init__(self, seq_length: int, f_max: float = 100.0, dt: float = 0.001,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.seq_length, self.f_max, self.dt, self.generator = seq_length, f_max, dt, generator
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return signed_poisson_encode(input_values, self.seq_length, self.f_max, self.dt,
+                                     self.generator)
+
+
+class SignedPoissonEncoderStep(torch.nn.Module):
+    """One step of :class:`SignedPoissonEncoder` per call (default ``f_max`` 1000 Hz)."""
+
+    def __init__(self, f_max: float = 1000.0, dt: float = 0.001,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.f_max, self.dt, self.generator = f_max, dt, generator
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return signed_poisson_encode_step(input_values, self.f_max, self.dt, self.generator)
+
+
+class PopulationEncoder(torch.nn.Module):
+    """Population code layer (:func:`~snnlearn.functional.encode.population_encode`).
+
+    >>> PopulationEncoder(3)(torch.tensor([0.0, 1.0])).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, out_features: int, scale=None, kernel=gaussian_rbf,
+                 distance_function=euclidean_distance):
+        super().__init__()
+        self.out_features, self.scale = out_features, scale
+        self.kernel, self.distance_function = kernel, distance_function
+
+    def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
+        return population_encode(input_tensor, self.out_features, self.scale, self.kernel,
+                                 self.distance_function)

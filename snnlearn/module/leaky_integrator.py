@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import torch
 
-from ..backend import li_sequence
+from ..backend import as_neuron_input, li_sequence, resting_state
 from ..functional.leaky_integrator import (
     LIParameters,
     LIState,
     li_feed_forward_step,
     li_initial_state,
+    li_step,
 )
 from .neuron import NeuronModule
 
-__all__ = ["LICell", "LI"]
+__all__ = ["LICell", "LI", "LILinearCell"]
 
 
 class LICell(NeuronModule):
@@ -50,8 +52,10 @@ class LICell(NeuronModule):
     def forward(
         self, input_tensor: torch.Tensor, state: Optional[LIState] = None
     ) -> Tuple[torch.Tensor, LIState]:
+        input_tensor = as_neuron_input(input_tensor)
         if state is None:
-            state = li_initial_state(input_tensor, self.p)
+            state = resting_state(input_tensor, self.p, li_initial_state) or \
+                li_initial_state(input_tensor, self.p)
         return li_feed_forward_step(input_tensor, state, self.p, self.dt)
 
 
@@ -86,3 +90,31 @@ class LI(NeuronModule):
         self, input_tensor: torch.Tensor, state: Optional[LIState] = None
     ) -> Tuple[torch.Tensor, LIState]:
         return li_sequence(input_tensor, state, self.p, self.dt)
+
+
+class LILinearCell(NeuronModule):
+    """Leaky integrators behind a linear map (Norse's ``LILinearCell``), one step per call:
+    ``v, state = cell(x, state)`` with ``x`` of shape ``(batch, input_size)``; equations
+    :func:`snnlearn.functional.leaky_integrator.li_step`. The weights
+    ``input_weights`` (hidden × input) start as N(0, 1/input_size), drawn as Norse draws them.
+
+    >>> v, state = LILinearCell(3, 2)(torch.ones(4, 3))
+    >>> v.shape
+    torch.Size([4, 2])
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, p: LIParameters = LIParameters(),
+                 dt: float = 0.001):
+        super().__init__(p, dt)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_weights = torch.nn.Parameter(
+            torch.randn(hidden_size, input_size) / math.sqrt(input_size))
+
+    def forward(
+        self, input_tensor: torch.Tensor, state: Optional[LIState] = None
+    ) -> Tuple[torch.Tensor, LIState]:
+        input_tensor = as_neuron_input(input_tensor)
+        if state is None:
+            shape = (*input_tensor.shape[:-1], self.hidden_size)
+            state = li_initial_state(input_tensor.new_zeros(shape), self.p)
+        return li_step(input_tensor, state, self.input_weights, self.p, self.dt)

@@ -9,6 +9,7 @@ import torch
 
 from ..functional.lif import LIFParameters
 from ..functional.lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from .. import backend
 from ..backend import lif_recurrent_sequence as _dispatch
 from .neuron import NeuronModule
 
@@ -126,12 +127,14 @@ class LIFRecurrentCell(_RecurrentBase):
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
+        given, input_tensor = input_tensor, backend.as_neuron_input(input_tensor)
         self._check_input(input_tensor, "input")
         if state is None:
             state = lif_recurrent_initial_state(tuple(input_tensor.shape[:-1]), self.hidden_size,
                                                 self.p, input_tensor.dtype, input_tensor.device)
-        return lif_recurrent_step(input_tensor, state, self.input_weights,
-                                  self.recurrent_weights, self.p, self.dt)
+        z, state = lif_recurrent_step(input_tensor, state, self.input_weights,
+                                      self.recurrent_weights, self.p, self.dt)
+        return backend._sparse_like(z, given), state
 
 
 class LIFRecurrent(_RecurrentBase):
@@ -163,6 +166,8 @@ class LIFRecurrent(_RecurrentBase):
 
     def forward(self, input_tensor: torch.Tensor,
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
+        given, input_tensor = input_tensor, backend.as_neuron_input(input_tensor)
         self._check_input(input_tensor, "input (T, ..., input_size)")
-        return _dispatch(input_tensor, self.input_weights, self.recurrent_weights, state,
-                         self.p, self.dt)
+        z, state = _dispatch(input_tensor, self.input_weights, self.recurrent_weights, state,
+                             self.p, self.dt)
+        return backend._sparse_like(z, given), state

@@ -13,6 +13,11 @@ Tensor fields of ``p`` belong to the layer, as weights do:
   ``state_dict()``, so state dicts keep the keys they have with plain numbers;
 - all of them move with ``.to()``, ``.double()``, ``.cuda()``.
 
+The defaults of ``LIFParameters``/``LIParameters`` (shared 0-d float32 tensors, as in Norse
+1.1.0) are kept in ``p`` as they are, like plain numbers: a layer with default parameters
+registers nothing, as Norse's layers keep ``p`` as given (PyTorch combines a 0-d CPU
+float32 tensor with tensors of any device and floating dtype).
+
 ``layer.p`` is rebuilt from these on every access, so it always holds the layer's current
 (moved, trained) tensors. Plain numbers stay plain numbers, and so keep the C kernels.
 
@@ -75,9 +80,10 @@ class NeuronModule(torch.nn.Module):
             self._parameters.pop(name, None)
             self._buffers.pop(name, None)
         fields = []
+        defaults = getattr(type(p), "_field_defaults", {})
         for field, value in zip(p._fields, p):
-            if not isinstance(value, torch.Tensor):
-                continue
+            if not isinstance(value, torch.Tensor) or value is defaults.get(field):
+                continue  # plain numbers and the class's shared 0-d defaults stay in p
             name = PREFIX + field
             if isinstance(value, torch.nn.Parameter):
                 self.register_parameter(name, value)

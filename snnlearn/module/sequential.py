@@ -48,6 +48,34 @@ class SequentialState(torch.nn.Sequential):
         [True, False]
     """
 
+    def __init__(self, *modules: torch.nn.Module):
+        super().__init__(*modules)
+        self.forward_state_hooks: List[Any] = []
+
+    def register_forward_state_hooks(self, forward_hook) -> None:
+        """Register ``forward_hook(module, inputs, output)`` on every stateful layer (Norse's
+        method): ``inputs`` is ``(input, state)``. Raises ``ValueError`` if hooks are in place
+        already; :meth:`remove_forward_state_hooks` removes them.
+
+        >>> from snnlearn import LIF
+        >>> model, seen = SequentialState(torch.nn.Linear(2, 3), LIF()), []
+        >>> model.register_forward_state_hooks(lambda m, inputs, out: seen.append(inputs[1]))
+        >>> _ = model(torch.ones(4, 1, 2))
+        >>> seen
+        [None]
+        """
+        if self.forward_state_hooks:
+            raise ValueError("Forward state hooks already in place")
+        for module in self:
+            if _forward_takes_state(type(module)):
+                self.forward_state_hooks.append(module.register_forward_hook(forward_hook))
+
+    def remove_forward_state_hooks(self) -> None:
+        """Remove the hooks of :meth:`register_forward_state_hooks`."""
+        for handle in self.forward_state_hooks:
+            handle.remove()
+        self.forward_state_hooks.clear()
+
     def forward(self, input_tensor: torch.Tensor, state: Optional[List[Any]] = None):
         if state is None:
             states: List[Any] = [None] * len(self)
