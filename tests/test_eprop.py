@@ -95,7 +95,10 @@ def test_with_recurrence_eprop_approximates_bptt():
 def test_step_matches_the_closed_form_of_the_traces():
     """The module docstring's trace equations, written out, for one neuron and one input."""
     p, dt = LIFParameters(alpha=2.0), 0.001
-    c_m, c_s = dt * p.tau_mem_inv, dt * p.tau_syn_inv
+    # the parameters are Norse's 0-d float32 tensors: dt * tau_inv is rounded to float32 as
+    # the step rounds it, everything else here is in double
+    c_m, c_s = float(dt * p.tau_mem_inv), float(dt * p.tau_syn_inv)
+    v_leak, v_th, v_reset, alpha = (float(f) for f in (p.v_leak, p.v_th, p.v_reset, p.alpha))
     w_in, w_rec = torch.tensor([[30.0]], dtype=torch.float64), torch.zeros(1, 1,
                                                                           dtype=torch.float64)
     xs = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0], dtype=torch.float64)
@@ -107,13 +110,13 @@ def test_step_matches_the_closed_form_of_the_traces():
         z, s, traces, (e_in, _) = lif_recurrent_eprop_step(x.reshape(1), s, traces, w_in, w_rec,
                                                            p, dt)
         i1 = i + 30.0 * float(x)
-        v1 = v + c_m * ((p.v_leak - v) + i1)
-        psi = 1 / (p.alpha * abs(v1 - p.v_th) + 1) ** 2
+        v1 = v + c_m * ((v_leak - v) + i1)
+        psi = 1 / (alpha * abs(v1 - v_th) + 1) ** 2
         a = eps_i + float(x)
         e = psi * ((1 - c_m) * eps_v + c_m * a)
-        spike = float(v1 > p.v_th)
+        spike = float(v1 > v_th)
         eps_v, eps_i = (1 - spike) * ((1 - c_m) * eps_v + c_m * a), (1 - c_s) * a
-        v, i = (1 - spike) * v1 + spike * p.v_reset, (1 - c_s) * i1
+        v, i = (1 - spike) * v1 + spike * v_reset, (1 - c_s) * i1
         assert float(z) == spike
         assert float(e_in) == pytest.approx(e, rel=1e-12)
         assert float(traces.v_in) == pytest.approx(eps_v, rel=1e-12, abs=1e-15)

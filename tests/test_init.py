@@ -99,14 +99,15 @@ def test_kernel_sums_match_the_closed_form():
     tau_syn_inv): the membrane's steady response to a unit current is the current itself."""
     for p in (LIFParameters(), LIFParameters(tau_syn_inv=100.0, tau_mem_inv=40.0)):
         dt = 0.001
-        a, b = 1 - dt * p.tau_mem_inv, 1 - dt * p.tau_syn_inv
+        tau_mem_inv, tau_syn_inv = float(p.tau_mem_inv), float(p.tau_syn_inv)  # in double
+        a, b = 1 - dt * tau_mem_inv, 1 - dt * tau_syn_inv
         k = membrane_kernel(p, dt)
         # v[t] = a v[t-1] + dt tau_mem_inv i[t], i[t] = b^t (input at t=0): a geometric sum,
         # k[t] = dt tau_mem_inv sum_s a^(t-s) b^s = dt tau_mem_inv (a^(t+1) - b^(t+1)) / (a - b)
         t = torch.arange(len(k), dtype=torch.float64)
-        expected = dt * p.tau_mem_inv * (a ** (t + 1) - b ** (t + 1)) / (a - b)
+        expected = dt * tau_mem_inv * (a ** (t + 1) - b ** (t + 1)) / (a - b)
         torch.testing.assert_close(k, expected, rtol=1e-9, atol=1e-15)
-        assert float(k.sum()) == pytest.approx(1 / (dt * p.tau_syn_inv), rel=1e-9)
+        assert float(k.sum()) == pytest.approx(1 / (dt * tau_syn_inv), rel=1e-9)
 
 
 def test_bad_arguments_are_explained():

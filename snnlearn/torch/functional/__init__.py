@@ -4,7 +4,7 @@ from snnlearn.functional import *  # noqa: F401,F403
 from snnlearn.functional import __all__ as _snnlearn_names
 
 from . import decode, encode, heaviside, leaky_integrator, lif, regularization  # noqa: F401
-from . import superspike, threshold  # noqa: F401
+from . import lsnn, stdp, superspike, threshold  # noqa: F401
 from .decode import sum_decode
 from .encode import lif_current_encoder, poisson_encode_step, population_encode
 from .encode import signed_poisson_encode, signed_poisson_encode_step
