@@ -46,11 +46,14 @@ MODULES = [
     "functional/test/test_superspike.py",
     "functional/test/test_heaviside.py",
     "functional/test/test_regularization.py",
+    "functional/test/test_lsnn.py",
+    "functional/test/test_stdp.py",
     "module/test/test_lif.py",
     "module/test/test_leaky_integrator.py",
     "module/test/test_encode.py",
     "module/test/test_sequential.py",
     "module/test/test_regularization.py",
+    "module/test/test_lsnn.py",
     "module/test/test_snn.py",
     "module/test/test_training.py",
     "utils/test/test_nir_export.py",
@@ -75,10 +78,8 @@ OUT_OF_SCOPE = {
         "test_snn_recurrent_cell_weights_no_autapses", "test_snn_recurrent_repr",
         "test_snn_recurrent_weights", "test_snn_recurrent_weights_autapse_update",
         "test_snn_recurrent_weights_no_autapses", "test_snn_repr")},
-    "module_sequential::test_backprop_through_time_works": "uses LSNNRecurrent (LSNN neurons)",
-    "module_sequential::test_state_sequence_mix": "uses LSNNRecurrent (LSNN neurons)",
-    "module_sequential::test_state_sequence_norse": "uses LSNNRecurrent (LSNN neurons)",
     "module_sequential::test_state_sequence_conv": "uses Lift (Norse's time-lifting wrapper)",
+    "module_sequential::test_backprop_through_time_works": "uses Lift (Norse's time-lifting wrapper)",
     "module_sequential::test_sequential_compile": "uses LIFBoxCell (box-shaped LIF neurons)",
     "module_sequential::test_lif_box_compile_gpu": "uses LIFBoxCell, and a GPU",
     "module_sequential::test_recurrent_sequential_output_index":
@@ -115,6 +116,10 @@ NEED_RESTING_GRAPH = [
     "module_lif::test_lif_feedforward_cell_backward",
     "module_lif::test_lif_feedforward_layer_backward",
     "module_lif::test_lif_feedforward_layer_backward_iteration",
+    "module_lsnn::test_lsnn_backward",
+    "module_lsnn::test_lsnn_cell_backward",
+    "module_lsnn::test_lsnn_recurrent_backward",
+    "module_lsnn::test_lsnn_recurrent_cell_backward",
 ]
 
 

@@ -23,6 +23,7 @@ from ..functional.lsnn import (
     lsnn_sequence,
     lsnn_step,
 )
+from ..functional.threshold import norse_1_1_0_active
 from .lif_recurrent import _RecurrentBase
 from .neuron import NeuronModule
 
@@ -32,6 +33,16 @@ __all__ = ["LSNNCell", "LSNN", "LSNNRecurrentCell", "LSNNRecurrent"]
 def _check_tensor(x) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+
+
+def _resting(state, x: torch.Tensor):
+    """A fresh resting ``state`` as Norse's layers make it inside
+    :func:`snnlearn.norse_1_1_0_gradients` (its ``v`` a leaf that requires a gradient, so
+    outputs carry a graph even from plain tensors; see
+    :func:`snnlearn.backend.resting_state`); ``state`` itself everywhere else."""
+    if torch.is_grad_enabled() and not x.requires_grad and norse_1_1_0_active():
+        state.v.requires_grad_(True)
+    return state
 
 
 class LSNNCell(NeuronModule):
@@ -55,7 +66,7 @@ class LSNNCell(NeuronModule):
                 ) -> Tuple[torch.Tensor, LSNNFeedForwardState]:
         _check_tensor(input_tensor)
         if state is None:
-            state = lsnn_feed_forward_initial_state(input_tensor, self.p)
+            state = _resting(lsnn_feed_forward_initial_state(input_tensor, self.p), input_tensor)
         return lsnn_feed_forward_step(input_tensor, state, self.p, self.dt)
 
 
@@ -77,6 +88,9 @@ class LSNN(NeuronModule):
         _check_tensor(input_tensor)
         if input_tensor.dim() < 1:
             raise ValueError("LSNN needs a time-first input (T, ...), got a 0-d tensor")
+        if state is None:
+            state = _resting(lsnn_feed_forward_initial_state(input_tensor[0], self.p),
+                             input_tensor)
         return lsnn_feed_forward_sequence(input_tensor, state, self.p, self.dt)
 
 
@@ -107,8 +121,9 @@ class LSNNRecurrentCell(_RecurrentBase):
                 ) -> Tuple[torch.Tensor, LSNNState]:
         self._check_input(input_tensor, "input")
         if state is None:
-            state = lsnn_initial_state(tuple(input_tensor.shape[:-1]), self.hidden_size, self.p,
-                                       input_tensor.dtype, input_tensor.device)
+            state = _resting(lsnn_initial_state(tuple(input_tensor.shape[:-1]), self.hidden_size,
+                                                self.p, input_tensor.dtype, input_tensor.device),
+                             input_tensor)
         return lsnn_step(input_tensor, state, self.input_weights, self.recurrent_weights,
                          self.p, self.dt)
 
@@ -137,5 +152,9 @@ class LSNNRecurrent(_RecurrentBase):
         if input_tensor.dim() < 2:
             raise ValueError("LSNNRecurrent needs a time-first input (T, ..., input_size), "
                              f"got shape {tuple(input_tensor.shape)}")
+        if state is None:
+            state = _resting(lsnn_initial_state(tuple(input_tensor.shape[1:-1]),
+                                                self.hidden_size, self.p, input_tensor.dtype,
+                                                input_tensor.device), input_tensor)
         return lsnn_sequence(input_tensor, self.input_weights, self.recurrent_weights, state,
                              self.p, self.dt)
