@@ -10,6 +10,7 @@ build, and by running the install cell with and without a (fake) Colab.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import types
