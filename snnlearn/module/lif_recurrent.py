@@ -10,7 +10,6 @@ import torch
 from ..functional.lif import LIFParameters
 from ..functional.lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
 from .. import backend
-from ..backend import lif_recurrent_sequence as _dispatch
 from .neuron import NeuronModule
 
 __all__ = ["LIFRecurrentCell", "LIFRecurrent"]
@@ -168,6 +167,6 @@ class LIFRecurrent(_RecurrentBase):
                 state: Optional[LIFState] = None) -> Tuple[torch.Tensor, LIFState]:
         given, input_tensor = input_tensor, backend.as_neuron_input(input_tensor)
         self._check_input(input_tensor, "input (T, ..., input_size)")
-        z, state = _dispatch(input_tensor, self.input_weights, self.recurrent_weights, state,
-                             self.p, self.dt)
+        z, state = backend.lif_recurrent_sequence(
+            input_tensor, self.input_weights, self.recurrent_weights, state, self.p, self.dt)
         return backend._sparse_like(z, given), state
