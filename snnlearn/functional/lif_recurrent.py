@@ -114,13 +114,22 @@ def lif_recurrent_sequence(
     >>> z.shape, s.v.shape
     (torch.Size([50, 4, 5]), torch.Size([4, 5]))
     """
-    hidden = input_weights.shape[0]
     if state is None:
-        state = lif_recurrent_initial_state(tuple(xs.shape[1:-1]), hidden, p, xs.dtype, xs.device)
+        state = lif_recurrent_initial_state(tuple(xs.shape[1:-1]), input_weights.shape[0], p,
+                                            xs.dtype, xs.device)
+    return recurrent_time_loop(lif_recurrent_step, xs, state, input_weights, recurrent_weights,
+                               p, dt)
+
+
+def recurrent_time_loop(step, xs: torch.Tensor, state, input_weights: torch.Tensor,
+                        recurrent_weights: torch.Tensor, p, dt: float):
+    """``step(x, state, input_weights, recurrent_weights, p, dt) -> (z, state)`` over the
+    first (time) axis of ``xs`` ``(T, ..., input)``: the spikes ``(T, ..., hidden)`` stacked,
+    and the final state (the loop of every recurrent layer's reference: LIF, LSNN)."""
     spikes = []
-    for x in xs.unbind(0):
-        z, state = lif_recurrent_step(x, state, input_weights, recurrent_weights, p, dt)
+    for x in xs.unbind(0):  # unbind, not xs[t]: no full-size zero gradient per step
+        z, state = step(x, state, input_weights, recurrent_weights, p, dt)
         spikes.append(z)
     if not spikes:
-        return xs.new_zeros((0, *xs.shape[1:-1], hidden)), state
+        return xs.new_zeros((0, *xs.shape[1:-1], input_weights.shape[0])), state
     return torch.stack(spikes), state

@@ -39,6 +39,7 @@ from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 
+from .lif_recurrent import recurrent_time_loop
 from .threshold import threshold
 
 __all__ = [
@@ -330,13 +331,7 @@ def lsnn_sequence(
     >>> z.shape, s.b.shape
     (torch.Size([30, 4, 5]), torch.Size([4, 5]))
     """
-    hidden = input_weights.shape[0]
     if state is None:
-        state = lsnn_initial_state(tuple(xs.shape[1:-1]), hidden, p, xs.dtype, xs.device)
-    spikes = []
-    for x in xs.unbind(0):
-        z, state = lsnn_step(x, state, input_weights, recurrent_weights, p, dt)
-        spikes.append(z)
-    if not spikes:
-        return xs.new_zeros((0, *xs.shape[1:-1], hidden)), state
-    return torch.stack(spikes), state
+        state = lsnn_initial_state(tuple(xs.shape[1:-1]), input_weights.shape[0], p, xs.dtype,
+                                   xs.device)
+    return recurrent_time_loop(lsnn_step, xs, state, input_weights, recurrent_weights, p, dt)
