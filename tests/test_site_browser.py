@@ -240,6 +240,11 @@ class Visit:
                 problems.append(f"request to an unexpected external host: {url}")
         for failure in self.failed:
             url = failure.split(" ", 1)[0]
+            if failure.endswith("(net::ERR_ABORTED)"):
+                # Cancelled by the browser because the tab moved on to the next page
+                # (a favicon or image still in flight when "next" is clicked). A file
+                # that is really missing answers HTTP 404, recorded by _response.
+                continue
             if urlsplit(url).hostname not in EXPECTED_EXTERNAL \
                     and not self._browser_favicon(url):
                 problems.append(f"failed request: {failure}")
