@@ -99,10 +99,10 @@ def store_recall(
 
     A channel fires at step ``t`` with probability
 
-    .. math:: p_t = \big(\text{noise\_rate} + \text{cue\_rate}\cdot
-              \mathbb 1[\text{its group is active at } t]\big)\,\Delta t ,
+    .. math:: p_t = \big(r_{noise} + r_{cue}\,\mathbb 1[\text{its group is active at } t]\big)
+              \,\Delta t ,
 
-    where "cue ``y``" is active during the first ``cue_steps`` steps and "recall" during the
+    (``r_noise = noise_rate``, ``r_cue = cue_rate``) where "cue ``y``" is active during the first ``cue_steps`` steps and "recall" during the
     last ``cue_steps`` steps, ``delay`` steps later.
 
     Args:
