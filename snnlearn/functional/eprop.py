@@ -46,11 +46,12 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 
+from .leaky_integrator import LIParameters, LIState, li_feed_forward_step
 from .lif import LIFParameters
 from .lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
 
 __all__ = ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
-           "lif_recurrent_eprop_sequence"]
+           "lif_recurrent_eprop_sequence", "filter_eligibility"]
 
 
 class EpropTraces(NamedTuple):
@@ -134,12 +135,15 @@ def lif_recurrent_eprop_step(
     """
     z, new_state, (dz_dv, dz_di, dv_dv, dv_di, di_di) = _step_derivatives(
         x, state, input_weights, recurrent_weights, p, dt)
-    col = (lambda d: d.unsqueeze(-1))  # a neuron's factor, for each of its synapses
+    dz_dv, dz_di, dv_dv, dv_di, di_di = (d.unsqueeze(-1) for d in  # a neuron's factor,
+                                         (dz_dv, dz_di, dv_dv, dv_di, di_di))  # per synapse
 
     def propagate(eps_v, eps_i, presynaptic):
+        # (batch, hidden, presynaptic) tensors: three fresh ones per step, the rest in place
         a = eps_i + presynaptic.unsqueeze(-2)
-        eligibility = col(dz_dv) * eps_v + col(dz_di) * a
-        return eligibility, col(dv_dv) * eps_v + col(dv_di) * a, col(di_di) * a
+        eligibility = (a * dz_di).addcmul_(eps_v, dz_dv)
+        new_v = (a * dv_di).addcmul_(eps_v, dv_dv)
+        return eligibility, new_v, a.mul_(di_di)
 
     e_in, v_in, i_in = propagate(traces.v_in, traces.i_in, x.detach())
     e_rec, v_rec, i_rec = propagate(traces.v_rec, traces.i_rec, state.z.detach())
@@ -154,6 +158,7 @@ def lif_recurrent_eprop_sequence(
     state: Optional[LIFState] = None,
     p: LIFParameters = LIFParameters(),
     dt: float = 0.001,
+    readout: Optional[LIParameters] = None,
 ) -> Tuple[torch.Tensor, LIFState, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Run a recurrent LIF layer over ``xs`` ``(T, batch, input)`` and accumulate e-prop's
     weight gradients online:
@@ -163,6 +168,16 @@ def lif_recurrent_eprop_sequence(
     where ``learning_signal(t, z_t)`` returns :math:`L^t` ``(batch, hidden)`` from the step's
     spikes (e.g. ``(readout(z_t) - target[t]) @ feedback``). Memory does not grow with ``T``:
     nothing of a step is kept once it has been folded into the eligibility vectors.
+
+    With ``readout`` (the :class:`~snnlearn.functional.LIParameters` of a leaky-integrator
+    readout ``y = LI(z @ W_out.T)``), the eligibility traces are first filtered through the
+    readout's own dynamics (:func:`filter_eligibility`), and ``learning_signal`` gives
+    :math:`L^t = (\partial E / \partial y^t)\, W_{out}` (or ``B`` for random feedback): a
+    loss on the readout's voltages reaches a weight through every earlier spike the readout
+    still remembers, and the filtered trace :math:`\bar e` is exactly that memory (Bellec et
+    al. 2020, eq. 3 with the readout's filter :math:`\kappa`):
+
+    .. math:: \Delta W_{jk} = \sum_t \sum_b L_j^{t,b}\, \bar e_{jk}^{t,b}.
 
     Returns ``(spikes (T, batch, hidden), final state, (grad_input_weights,
     grad_recurrent_weights))``; the gradients have the weights' shapes (descend along minus
@@ -188,12 +203,19 @@ def lif_recurrent_eprop_sequence(
     if state is None:
         state = lif_recurrent_initial_state((batch,), hidden, p, xs.dtype, xs.device)
     traces = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+    if readout is not None:
+        zeros = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+        filtered = (LIState(zeros.v_in, zeros.i_in), LIState(zeros.v_rec, zeros.i_rec))
     grad_in = torch.zeros_like(input_weights, dtype=xs.dtype).detach()
     grad_rec = torch.zeros_like(recurrent_weights, dtype=xs.dtype).detach()
     spikes = []
     for t, x in enumerate(xs.unbind(0)):
         z, state, traces, (e_in, e_rec) = lif_recurrent_eprop_step(
             x, state, traces, input_weights, recurrent_weights, p, dt)
+        if readout is not None:
+            (e_in, f_in), (e_rec, f_rec) = (filter_eligibility(e, f, readout, dt)
+                                            for e, f in zip((e_in, e_rec), filtered))
+            filtered = (f_in, f_rec)
         signal = learning_signal(t, z).detach()
         if signal.shape != z.shape:
             raise ValueError(f"learning_signal returned shape {tuple(signal.shape)}; it must "
@@ -203,3 +225,30 @@ def lif_recurrent_eprop_sequence(
         spikes.append(z)
     z_all = torch.stack(spikes) if spikes else xs.new_zeros((0, batch, hidden))
     return z_all, state, (grad_in, grad_rec)
+
+
+def filter_eligibility(eligibility: torch.Tensor, state: LIState,
+                       readout: LIParameters = LIParameters(), dt: float = 0.001
+                       ) -> Tuple[torch.Tensor, LIState]:
+    r"""Filter eligibility traces through a leaky-integrator readout's dynamics: one step of
+    :func:`~snnlearn.functional.li_feed_forward_step` with the readout's time constants and
+    no leak potential (the readout is linear in its input, so the derivative of its voltage
+    :math:`y^t` with respect to a weight is the same filter applied to the derivatives of the
+    spikes):
+
+    .. math::
+        i_1 = i + e^t,\quad ar e^t = ar e^{t-1} + \Delta t\,	au_{mem}^{-1}(i_1 - ar e^{t-1}),
+        \quad i_2 = i_1 - \Delta t\,	au_{syn}^{-1}\, i_1.
+
+    ``state`` is an :class:`~snnlearn.functional.LIState` shaped like ``eligibility`` (zeros
+    at the start). Returns ``(filtered trace, new state)``.
+
+    >>> state, out = LIState(torch.zeros(1), torch.zeros(1)), []
+    >>> for e in (1.0, 0.0, 0.0):  # a unit trace at the first step, then nothing
+    ...     filtered, state = filter_eligibility(torch.tensor([e]), state, LIParameters(v_leak=5.0))
+    ...     out.append(round(float(filtered), 4))
+    >>> out  # the readout's impulse response; its leak potential plays no part
+    [0.1, 0.17, 0.217]
+    """
+    readout = readout._replace(v_leak=0.0)
+    return li_feed_forward_step(eligibility, state, readout, dt)
