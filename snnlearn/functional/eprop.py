@@ -49,9 +49,11 @@ import torch
 from .leaky_integrator import LIParameters, LIState, li_feed_forward_step
 from .lif import LIFParameters
 from .lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from .lsnn import LSNNParameters, LSNNState, lsnn_initial_state, lsnn_step
 
 __all__ = ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
-           "lif_recurrent_eprop_sequence", "filter_eligibility"]
+           "lif_recurrent_eprop_sequence", "filter_eligibility", "LSNNEpropTraces",
+           "lsnn_eprop_initial_traces", "lsnn_eprop_step", "lsnn_eprop_sequence"]
 
 
 class EpropTraces(NamedTuple):
@@ -192,6 +194,16 @@ def lif_recurrent_eprop_sequence(
     >>> g_in.shape, g_rec.shape
     (torch.Size([4, 3]), torch.Size([4, 4]))
     """
+    return _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt,
+                       readout, lif_recurrent_initial_state, eprop_initial_traces,
+                       lif_recurrent_eprop_step)
+
+
+def _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt, readout,
+                initial_state, initial_traces, step):
+    """The time loop of every e-prop sequence: ``step(x, state, traces, w_in, w_rec, p, dt)
+    -> (z, state, traces, (e_in, e_rec))``, the traces optionally filtered by the readout,
+    and the update accumulated with the learning signal, one step at a time."""
     if xs.dim() != 3:
         raise ValueError(f"xs must be (T, batch, input), got shape {tuple(xs.shape)}")
     hidden, n_in = input_weights.shape
@@ -201,8 +213,8 @@ def lif_recurrent_eprop_sequence(
                          f"{xs.shape[-1]}")
     batch = xs.shape[1]
     if state is None:
-        state = lif_recurrent_initial_state((batch,), hidden, p, xs.dtype, xs.device)
-    traces = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+        state = initial_state((batch,), hidden, p, xs.dtype, xs.device)
+    traces = initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
     if readout is not None:
         zeros = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
         filtered = (LIState(zeros.v_in, zeros.i_in), LIState(zeros.v_rec, zeros.i_rec))
@@ -210,7 +222,7 @@ def lif_recurrent_eprop_sequence(
     grad_rec = torch.zeros_like(recurrent_weights, dtype=xs.dtype).detach()
     spikes = []
     for t, x in enumerate(xs.unbind(0)):
-        z, state, traces, (e_in, e_rec) = lif_recurrent_eprop_step(
+        z, state, traces, (e_in, e_rec) = step(
             x, state, traces, input_weights, recurrent_weights, p, dt)
         if readout is not None:
             (e_in, f_in), (e_rec, f_rec) = (filter_eligibility(e, f, readout, dt)
@@ -252,3 +264,122 @@ def filter_eligibility(eligibility: torch.Tensor, state: LIState,
     """
     readout = readout._replace(v_leak=0.0)
     return li_feed_forward_step(eligibility, state, readout, dt)
+
+
+class LSNNEpropTraces(NamedTuple):
+    """Eligibility vectors of a recurrent LSNN (adaptive LIF) layer: the tangents of each
+    neuron's ``v``, ``i`` and threshold ``b`` with respect to each of its incoming weights,
+    ``(..., hidden, input)`` for ``input_weights`` and ``(..., hidden, hidden)`` for
+    ``recurrent_weights``."""
+
+    v_in: torch.Tensor
+    i_in: torch.Tensor
+    b_in: torch.Tensor
+    v_rec: torch.Tensor
+    i_rec: torch.Tensor
+    b_rec: torch.Tensor
+
+
+def lsnn_eprop_initial_traces(batch_shape: Tuple[int, ...], input_size: int, hidden_size: int,
+                              dtype: torch.dtype = torch.float32, device=None
+                              ) -> LSNNEpropTraces:
+    """Zero eligibility vectors of an LSNN layer.
+
+    >>> lsnn_eprop_initial_traces((2,), 3, 4).b_rec.shape
+    torch.Size([2, 4, 4])
+    """
+    lif = eprop_initial_traces(batch_shape, input_size, hidden_size, dtype, device)
+    return LSNNEpropTraces(lif.v_in, lif.i_in, lif.v_in.clone(), lif.v_rec, lif.i_rec,
+                           lif.v_rec.clone())
+
+
+def lsnn_eprop_step(
+    x: torch.Tensor,
+    state: LSNNState,
+    traces: LSNNEpropTraces,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LSNNState, LSNNEpropTraces, Tuple[torch.Tensor, torch.Tensor]]:
+    r"""One step of a recurrent LSNN layer (:func:`~snnlearn.functional.lsnn_step`) with its
+    e-prop eligibility traces. With the neuron's hidden state :math:`h = (v, i, b)`, its
+    step's Jacobian :math:`J = \partial h^t / \partial h^{t-1}` (diagonal per neuron, 3 x 3)
+    and the presynaptic value :math:`x_k` (``x`` or the previous spikes), in the order of
+    ``lsnn_step`` (the spike reads the old state, the input enters the current last):
+
+    .. math::
+        e^t = \frac{\partial z^t}{\partial h^{t-1}}\,\epsilon^{t-1},\qquad
+        \epsilon^t = J\,\epsilon^{t-1} + (0, x_k, 0).
+
+    The factors are the step's own derivatives, taken by autograd. Because Norse's
+    ``lsnn_step`` raises the threshold with the *detached* spike, no derivative reaches ``b``
+    and its trace stays zero: the threshold enters ``e`` only through the surrogate
+    derivative at :math:`v - b`. (Bellec et al. 2020's ALIF e-prop keeps a slow adaptive
+    trace because their threshold jump carries the pseudo-derivative; with this neuron BPTT
+    has no such term either, and e-prop equals it without recurrence, see
+    ``tests/test_eprop.py``.)
+
+    Returns ``(z, state, traces, (e_in, e_rec))`` as
+    :func:`lif_recurrent_eprop_step` does.
+
+    >>> w_in, w_rec = torch.full((1, 1), 5.0), torch.zeros(1, 1)
+    >>> s = lsnn_initial_state((), 1)
+    >>> tr = lsnn_eprop_initial_traces((), 1, 1)
+    >>> for _ in range(3):
+    ...     z, s, tr, (e_in, _) = lsnn_eprop_step(torch.ones(1), s, tr, w_in, w_rec)
+    >>> tr.i_in, tr.b_in  # the input, low-pass filtered: 1, 1.8, 2.44; no threshold trace
+    (tensor([[2.4400]]), tensor([[0.]]))
+    """
+    with torch.enable_grad():
+        old = [t.detach().requires_grad_() for t in (state.v, state.i, state.b)]
+        z, new = lsnn_step(x.detach(), LSNNState(state.z.detach(), *old),
+                           input_weights.detach(), recurrent_weights.detach(), p, dt)
+        outputs = (z, new.v, new.i, new.b)
+        rows = [torch.autograd.grad(out.sum(), old, retain_graph=True, allow_unused=True)
+                if out.requires_grad else (None, None, None) for out in outputs]
+    # rows[o][s]: d output o / d state s, per neuron; None where it does not depend on it
+
+    def combine(row, eps, extra=None):
+        terms = [d.unsqueeze(-1) * e for d, e in zip(row, eps) if d is not None]
+        terms += [] if extra is None else [extra]
+        return sum(terms[1:], terms[0]) if terms else torch.zeros_like(eps[0])
+
+    def propagate(eps, presynaptic):
+        pre = presynaptic.detach().unsqueeze(-2).expand_as(eps[1])
+        eligibility = combine(rows[0], eps)
+        new_eps = (combine(rows[1], eps), combine(rows[2], eps, pre), combine(rows[3], eps))
+        return eligibility, new_eps
+
+    e_in, (v_in, i_in, b_in) = propagate((traces.v_in, traces.i_in, traces.b_in), x)
+    e_rec, (v_rec, i_rec, b_rec) = propagate((traces.v_rec, traces.i_rec, traces.b_rec),
+                                             state.z)
+    new_state = LSNNState(*(t.detach() for t in new))
+    return (z.detach(), new_state, LSNNEpropTraces(v_in, i_in, b_in, v_rec, i_rec, b_rec),
+            (e_in, e_rec))
+
+
+def lsnn_eprop_sequence(
+    xs: torch.Tensor,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    learning_signal: Callable[[int, torch.Tensor], torch.Tensor],
+    state: Optional[LSNNState] = None,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+    readout: Optional[LIParameters] = None,
+) -> Tuple[torch.Tensor, LSNNState, Tuple[torch.Tensor, torch.Tensor]]:
+    r""":func:`lif_recurrent_eprop_sequence` for a recurrent LSNN layer
+    (:func:`lsnn_eprop_step`): the spikes, the final state and e-prop's
+    :math:`\Delta W = \sum_t \sum_b L^t \bar e^t` for both weight matrices.
+
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> xs = (torch.rand(30, 2, 3) < 0.3).float()
+    >>> z, s, (g_in, g_rec) = lsnn_eprop_sequence(xs, torch.randn(4, 3) * 5, torch.zeros(4, 4),
+    ...                                           lambda t, z_t: z_t - 0.1)
+    >>> g_in.shape, s.b.shape
+    (torch.Size([4, 3]), torch.Size([2, 4]))
+    """
+    return _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt,
+                       readout, lsnn_initial_state, lsnn_eprop_initial_traces, lsnn_eprop_step)
