@@ -171,13 +171,13 @@ def lif_recurrent_eprop_sequence(
     spikes (e.g. ``(readout(z_t) - target[t]) @ feedback``). Memory does not grow with ``T``:
     nothing of a step is kept once it has been folded into the eligibility vectors.
 
-    With ``readout`` (the :class:`~snnlearn.functional.LIParameters` of a leaky-integrator
-    readout ``y = LI(z @ W_out.T)``), the eligibility traces are first filtered through the
-    readout's own dynamics (:func:`filter_eligibility`), and ``learning_signal`` gives
-    :math:`L^t = (\partial E / \partial y^t)\, W_{out}` (or ``B`` for random feedback): a
-    loss on the readout's voltages reaches a weight through every earlier spike the readout
-    still remembers, and the filtered trace :math:`\bar e` is exactly that memory (Bellec et
-    al. 2020, eq. 3 with the readout's filter :math:`\kappa`):
+    With ``readout`` (the :class:`~snnlearn.LIParameters` of a leaky-integrator readout
+    ``y = LI(z @ W_out.T)``), the eligibility traces are first filtered through the readout's
+    own dynamics (:func:`~snnlearn.functional.filter_eligibility`), and ``learning_signal``
+    gives :math:`L^t = (\partial E / \partial y^t)\, W_{out}` (or ``B`` for random
+    feedback): a loss on the readout's voltages reaches a weight through every earlier spike
+    the readout still remembers, and the filtered trace :math:`\bar e` is exactly that memory
+    (Bellec et al. 2020 filter the traces with the readout's :math:`\kappa` in the same way):
 
     .. math:: \Delta W_{jk} = \sum_t \sum_b L_j^{t,b}\, \bar e_{jk}^{t,b}.
 
@@ -252,7 +252,7 @@ def filter_eligibility(eligibility: torch.Tensor, state: LIState,
         i_1 = i + e^t,\quad ar e^t = ar e^{t-1} + \Delta t\,	au_{mem}^{-1}(i_1 - ar e^{t-1}),
         \quad i_2 = i_1 - \Delta t\,	au_{syn}^{-1}\, i_1.
 
-    ``state`` is an :class:`~snnlearn.functional.LIState` shaped like ``eligibility`` (zeros
+    ``state`` is an :class:`~snnlearn.LIState` shaped like ``eligibility`` (zeros
     at the start). Returns ``(filtered trace, new state)``.
 
     >>> state, out = LIState(torch.zeros(1), torch.zeros(1)), []
@@ -321,7 +321,7 @@ def lsnn_eprop_step(
     ``tests/test_eprop.py``.)
 
     Returns ``(z, state, traces, (e_in, e_rec))`` as
-    :func:`lif_recurrent_eprop_step` does.
+    :func:`~snnlearn.functional.lif_recurrent_eprop_step` does.
 
     >>> w_in, w_rec = torch.full((1, 1), 5.0), torch.zeros(1, 1)
     >>> s = lsnn_initial_state((), 1)
@@ -369,8 +369,8 @@ def lsnn_eprop_sequence(
     dt: float = 0.001,
     readout: Optional[LIParameters] = None,
 ) -> Tuple[torch.Tensor, LSNNState, Tuple[torch.Tensor, torch.Tensor]]:
-    r""":func:`lif_recurrent_eprop_sequence` for a recurrent LSNN layer
-    (:func:`lsnn_eprop_step`): the spikes, the final state and e-prop's
+    r""":func:`~snnlearn.functional.lif_recurrent_eprop_sequence` for a recurrent LSNN layer
+    (:func:`~snnlearn.functional.lsnn_eprop_step`): the spikes, the final state and e-prop's
     :math:`\Delta W = \sum_t \sum_b L^t \bar e^t` for both weight matrices.
 
     >>> torch.manual_seed(0) is not None
