@@ -171,9 +171,9 @@ def eprop_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out):
     return z, grads
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
-       hidden=st.integers(1, 8), steps=st.integers(1, 40),
+       hidden=st.integers(1, 8), steps=st.integers(1, 25),
        tau_syn_inv=st.floats(50.0, 1000.0), tau_mem_inv=st.floats(20.0, 200.0),
        v_leak=st.floats(-1.0, 1.0))
 def test_with_a_leaky_readout_the_filtered_traces_give_the_gradient(
@@ -197,7 +197,7 @@ def test_with_a_leaky_readout_the_filtered_traces_give_the_gradient(
 def test_the_readout_filter_matters():
     """Without the filter (the raw traces with the same learning signal) the update is not
     the gradient: the filter is not a no-op that the test above would pass anyway."""
-    xs, w_in, w_rec, w_out, _ = problem(3, 3, 5, 6, 3, 60, 0.0)
+    xs, w_in, w_rec, w_out, _ = problem(3, 3, 5, 6, 3, 30, 0.0)
     targets = torch.tensor([0, 1, 2])
     p, p_out = LIFParameters(alpha=20.0), LIParameters()
     _, (g_in_bptt, _) = bptt_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out)
@@ -240,7 +240,7 @@ def lsnn_eprop(xs, w_in, w_rec, w_out, targets, p):
     return z, grads
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
        hidden=st.integers(1, 8), n_out=st.integers(1, 3), steps=st.integers(1, 40),
        p=lsnn_parameters)
