@@ -38,6 +38,14 @@ $(PEERS): $(COURSE) requirements-peers.txt
 	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
 	@touch $@
 
+# Tonic, which chapter 6 reads N-MNIST files with (snnlearn.data.tonic_io): the versions of
+# requirements-peers.txt, --no-deps as there (its own requirements pull librosa; reading the
+# files needs only numpy, scipy and h5py, which the course environment has).
+TONIC  := $(VENV)/.tonic-installed
+$(TONIC): $(COURSE) requirements-peers.txt
+	$(BIN)/pip install -q --no-deps $$(grep -E '^(tonic|importRosbag)==' requirements-peers.txt)
+	@touch $@
+
 # Tests and instructor tooling on top of it. nbgrader installs into the same .venv as the
 # learner's JupyterLab (`.venv/bin/jupyter lab`, README): its Lab menus (Nbgrader, Formgrader,
 # Assignments) and server extensions are switched off there, so a learner or a developer
@@ -70,7 +78,7 @@ _build/.library-stamp: $(LIBRARY_SOURCES)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/jupyter_execute
 	@mkdir -p _build && touch $@
 
-book: $(COURSE) _build/.library-stamp
+book: $(COURSE) $(TONIC) _build/.library-stamp
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "Open _build/html/index.html"
 

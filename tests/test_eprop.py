@@ -17,11 +17,23 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snnlearn.functional import LIFParameters, lif_recurrent_sequence
+from snnlearn.functional import (
+    LIFParameters,
+    LIParameters,
+    LSNNParameters,
+    lif_recurrent_sequence,
+    lsnn_sequence,
+)
+from snnlearn.functional.leaky_integrator import (
+    li_feed_forward_sequence,
+    li_feed_forward_step,
+    li_initial_state,
+)
 from snnlearn.functional.eprop import (
     eprop_initial_traces,
     lif_recurrent_eprop_sequence,
     lif_recurrent_eprop_step,
+    lsnn_eprop_sequence,
 )
 from snnlearn.functional.lif_recurrent import lif_recurrent_initial_state
 
@@ -133,3 +145,129 @@ def test_bad_shapes_are_explained():
     with pytest.raises(ValueError, match="learning_signal returned shape"):
         lif_recurrent_eprop_sequence(torch.zeros(5, 1, 2), w_in, w_rec,
                                      lambda t, z: z.sum(-1))
+
+
+def bptt_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out):
+    """E = sum_t CE(y_t, target), y = LI(z @ W_out.T), and its autograd gradients."""
+    w_in, w_rec = w_in.clone().requires_grad_(), w_rec.clone().requires_grad_()
+    z, _ = lif_recurrent_sequence(xs, w_in, w_rec, p=p)
+    y, _ = li_feed_forward_sequence(z @ w_out.T, li_initial_state(z[0] @ w_out.T, p_out), p_out)
+    loss = torch.nn.functional.cross_entropy(y.flatten(0, 1), targets.repeat(len(xs)),
+                                             reduction="sum")
+    return z.detach(), torch.autograd.grad(loss, (w_in, w_rec))
+
+
+def eprop_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out):
+    state = [None]
+
+    def learning_signal(t, z_t):  # dE/dy_t W_out: y_t's loss term, known at step t
+        x = z_t @ w_out.T
+        y, state[0] = li_feed_forward_step(x, state[0] or li_initial_state(x, p_out), p_out)
+        error = torch.softmax(y, -1) - torch.nn.functional.one_hot(targets, y.shape[-1])
+        return error @ w_out
+
+    z, _, grads = lif_recurrent_eprop_sequence(xs, w_in, w_rec, learning_signal, p=p,
+                                               readout=p_out)
+    return z, grads
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
+       hidden=st.integers(1, 8), steps=st.integers(1, 25),
+       tau_syn_inv=st.floats(50.0, 1000.0), tau_mem_inv=st.floats(20.0, 200.0),
+       v_leak=st.floats(-1.0, 1.0))
+def test_with_a_leaky_readout_the_filtered_traces_give_the_gradient(
+        seed, batch, n_in, hidden, steps, tau_syn_inv, tau_mem_inv, v_leak):
+    """A cross-entropy at every step on a leaky-integrator readout: without recurrence,
+    e-prop with the readout-filtered traces equals BPTT (the readout's leak potential, which
+    shifts y but not its derivatives, plays no part)."""
+    xs, w_in, w_rec, w_out, _ = problem(seed, batch, n_in, hidden, 3, steps, 0.0)
+    targets = torch.randint(0, 3, (batch,), generator=torch.Generator().manual_seed(seed))
+    p = LIFParameters(alpha=20.0)
+    p_out = LIParameters(tau_syn_inv=torch.as_tensor(tau_syn_inv, dtype=torch.float64),
+                         tau_mem_inv=torch.as_tensor(tau_mem_inv, dtype=torch.float64),
+                         v_leak=torch.as_tensor(v_leak, dtype=torch.float64))
+    z_bptt, (g_in_bptt, g_rec_bptt) = bptt_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out)
+    z_eprop, (g_in, g_rec) = eprop_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out)
+    assert torch.equal(z_eprop, z_bptt)
+    torch.testing.assert_close(g_in, g_in_bptt, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(g_rec, g_rec_bptt, rtol=1e-9, atol=1e-12)
+
+
+def test_the_readout_filter_matters():
+    """Without the filter (the raw traces with the same learning signal) the update is not
+    the gradient: the filter is not a no-op that the test above would pass anyway."""
+    xs, w_in, w_rec, w_out, _ = problem(3, 3, 5, 6, 3, 30, 0.0)
+    targets = torch.tensor([0, 1, 2])
+    p, p_out = LIFParameters(alpha=20.0), LIParameters()
+    _, (g_in_bptt, _) = bptt_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out)
+    _, (g_in, _) = eprop_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out)
+    torch.testing.assert_close(g_in, g_in_bptt, rtol=1e-9, atol=1e-12)
+    state = [None]
+
+    def unfiltered_signal(t, z_t):
+        x = z_t @ w_out.T
+        y, state[0] = li_feed_forward_step(x, state[0] or li_initial_state(x, p_out), p_out)
+        return (torch.softmax(y, -1) - torch.nn.functional.one_hot(targets, 3)) @ w_out
+
+    _, _, (g_raw, _) = lif_recurrent_eprop_sequence(xs, w_in, w_rec, unfiltered_signal, p=p)
+    assert float(g_in_bptt.abs().max()) > 1e-3
+    assert (g_raw - g_in_bptt).abs().max() > 0.1 * g_in_bptt.abs().max()
+
+
+lsnn_parameters = st.builds(
+    LSNNParameters, tau_syn_inv=st.floats(50.0, 400.0), tau_mem_inv=st.floats(30.0, 250.0),
+    tau_adapt_inv=st.floats(1.0, 50.0), beta=st.floats(0.2, 3.0),
+    v_leak=st.floats(-0.3, 0.3), v_th=st.floats(0.5, 1.5), v_reset=st.floats(-0.3, 0.3),
+    alpha=st.floats(1.0, 100.0), method=st.just("super"))
+
+
+def lsnn_bptt(xs, w_in, w_rec, w_out, targets, p):
+    w_in, w_rec = w_in.clone().requires_grad_(), w_rec.clone().requires_grad_()
+    z, _ = lsnn_sequence(xs, w_in, w_rec, p=p)
+    loss = 0.5 * ((z @ w_out.T - targets) ** 2).sum()
+    if not loss.requires_grad:  # one step: the input reaches the spikes one step later
+        return z.detach(), (torch.zeros_like(w_in), torch.zeros_like(w_rec))
+    grads = torch.autograd.grad(loss, (w_in, w_rec), allow_unused=True)
+    return z.detach(), tuple(torch.zeros_like(w) if g is None else g
+                             for g, w in zip(grads, (w_in, w_rec)))
+
+
+def lsnn_eprop(xs, w_in, w_rec, w_out, targets, p):
+    def learning_signal(t, z_t):
+        return (z_t @ w_out.T - targets[t]) @ w_out
+    z, _, grads = lsnn_eprop_sequence(xs, w_in, w_rec, learning_signal, p=p)
+    return z, grads
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
+       hidden=st.integers(1, 8), n_out=st.integers(1, 3), steps=st.integers(1, 40),
+       p=lsnn_parameters)
+def test_lsnn_without_recurrence_eprop_equals_bptt(seed, batch, n_in, hidden, n_out, steps, p):
+    """The adaptive (LSNN) layer: the same theorem as for the LIF layer."""
+    xs, w_in, w_rec, w_out, targets = problem(seed, batch, n_in, hidden, n_out, steps, 0.0)
+    z_bptt, (g_in_bptt, g_rec_bptt) = lsnn_bptt(xs, w_in, w_rec, w_out, targets, p)
+    z_eprop, (g_in, g_rec) = lsnn_eprop(xs, w_in, w_rec, w_out, targets, p)
+    assert torch.equal(z_eprop, z_bptt), "e-prop's forward pass must be the layer's"
+    torch.testing.assert_close(g_in, g_in_bptt, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g_rec, g_rec_bptt, rtol=1e-10, atol=1e-12)
+
+
+def test_lsnn_case_is_not_vacuous_and_recurrence_breaks_the_equality():
+    """Adaptation changes the spikes here (so the threshold enters the traces), the gradients
+    are not zero, and with recurrent weights e-prop differs from BPTT yet points its way."""
+    xs, w_in, w_rec, w_out, targets = problem(6, 3, 5, 6, 2, 60, 0.0)
+    p = LSNNParameters(tau_adapt_inv=10.0, beta=1.0, alpha=10.0)
+    z, (g_in, g_rec) = lsnn_eprop(xs, w_in, w_rec, w_out, targets, p)
+    z_no_adaptation, _ = lsnn_eprop(xs, w_in, w_rec, w_out, targets, p._replace(beta=0.0))
+    assert 0.02 < float(z.mean()) < 0.5 and not torch.equal(z, z_no_adaptation)
+    assert float(g_in.abs().mean()) > 1e-2 and float(g_rec.abs().mean()) > 1e-2
+    xs, w_in, w_rec, w_out, targets = problem(7, 4, 5, 8, 2, 80, 2.0)
+    _, (b_in, b_rec) = lsnn_bptt(xs, w_in, w_rec, w_out, targets, p)
+    _, (e_in, e_rec) = lsnn_eprop(xs, w_in, w_rec, w_out, targets, p)
+    assert (e_in - b_in).abs().max() > 1e-3 * b_in.abs().max()
+    cosine = torch.nn.functional.cosine_similarity(
+        torch.cat([e_in.flatten(), e_rec.flatten()]), torch.cat([b_in.flatten(),
+                                                                 b_rec.flatten()]), dim=0)
+    assert cosine > 0.5, float(cosine)

@@ -72,10 +72,12 @@ from .stdp import stdp_step_conv2d, stdp_step_linear
 __all__ += ["STDPParameters", "STDPState", "stdp_initial_state", "stdp_step", "stdp_step_linear",
             "stdp_step_conv2d"]
 from .eprop import EpropTraces, eprop_initial_traces, lif_recurrent_eprop_sequence
-from .eprop import lif_recurrent_eprop_step
+from .eprop import filter_eligibility, lif_recurrent_eprop_step
+from .eprop import LSNNEpropTraces, lsnn_eprop_initial_traces, lsnn_eprop_sequence, lsnn_eprop_step
 
 __all__ += ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
-            "lif_recurrent_eprop_sequence"]
+            "lif_recurrent_eprop_sequence", "filter_eligibility", "LSNNEpropTraces",
+            "lsnn_eprop_initial_traces", "lsnn_eprop_step", "lsnn_eprop_sequence"]
 from .lsnn import ada_lif_step
 
 __all__ += ["ada_lif_step"]

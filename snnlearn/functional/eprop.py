@@ -46,11 +46,14 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 
+from .leaky_integrator import LIParameters, LIState, li_feed_forward_step
 from .lif import LIFParameters
 from .lif_recurrent import LIFState, lif_recurrent_initial_state, lif_recurrent_step
+from .lsnn import LSNNParameters, LSNNState, lsnn_initial_state, lsnn_step
 
 __all__ = ["EpropTraces", "eprop_initial_traces", "lif_recurrent_eprop_step",
-           "lif_recurrent_eprop_sequence"]
+           "lif_recurrent_eprop_sequence", "filter_eligibility", "LSNNEpropTraces",
+           "lsnn_eprop_initial_traces", "lsnn_eprop_step", "lsnn_eprop_sequence"]
 
 
 class EpropTraces(NamedTuple):
@@ -134,12 +137,15 @@ def lif_recurrent_eprop_step(
     """
     z, new_state, (dz_dv, dz_di, dv_dv, dv_di, di_di) = _step_derivatives(
         x, state, input_weights, recurrent_weights, p, dt)
-    col = (lambda d: d.unsqueeze(-1))  # a neuron's factor, for each of its synapses
+    dz_dv, dz_di, dv_dv, dv_di, di_di = (d.unsqueeze(-1) for d in  # a neuron's factor,
+                                         (dz_dv, dz_di, dv_dv, dv_di, di_di))  # per synapse
 
     def propagate(eps_v, eps_i, presynaptic):
+        # (batch, hidden, presynaptic) tensors: three fresh ones per step, the rest in place
         a = eps_i + presynaptic.unsqueeze(-2)
-        eligibility = col(dz_dv) * eps_v + col(dz_di) * a
-        return eligibility, col(dv_dv) * eps_v + col(dv_di) * a, col(di_di) * a
+        eligibility = (a * dz_di).addcmul_(eps_v, dz_dv)
+        new_v = (a * dv_di).addcmul_(eps_v, dv_dv)
+        return eligibility, new_v, a.mul_(di_di)
 
     e_in, v_in, i_in = propagate(traces.v_in, traces.i_in, x.detach())
     e_rec, v_rec, i_rec = propagate(traces.v_rec, traces.i_rec, state.z.detach())
@@ -154,6 +160,7 @@ def lif_recurrent_eprop_sequence(
     state: Optional[LIFState] = None,
     p: LIFParameters = LIFParameters(),
     dt: float = 0.001,
+    readout: Optional[LIParameters] = None,
 ) -> Tuple[torch.Tensor, LIFState, Tuple[torch.Tensor, torch.Tensor]]:
     r"""Run a recurrent LIF layer over ``xs`` ``(T, batch, input)`` and accumulate e-prop's
     weight gradients online:
@@ -163,6 +170,16 @@ def lif_recurrent_eprop_sequence(
     where ``learning_signal(t, z_t)`` returns :math:`L^t` ``(batch, hidden)`` from the step's
     spikes (e.g. ``(readout(z_t) - target[t]) @ feedback``). Memory does not grow with ``T``:
     nothing of a step is kept once it has been folded into the eligibility vectors.
+
+    With ``readout`` (the :class:`~snnlearn.LIParameters` of a leaky-integrator readout
+    ``y = LI(z @ W_out.T)``), the eligibility traces are first filtered through the readout's
+    own dynamics (:func:`~snnlearn.functional.filter_eligibility`), and ``learning_signal``
+    gives :math:`L^t = (\partial E / \partial y^t)\, W_{out}` (or ``B`` for random
+    feedback): a loss on the readout's voltages reaches a weight through every earlier spike
+    the readout still remembers, and the filtered trace :math:`\bar e` is exactly that memory
+    (Bellec et al. 2020 filter the traces with the readout's :math:`\kappa` in the same way):
+
+    .. math:: \Delta W_{jk} = \sum_t \sum_b L_j^{t,b}\, \bar e_{jk}^{t,b}.
 
     Returns ``(spikes (T, batch, hidden), final state, (grad_input_weights,
     grad_recurrent_weights))``; the gradients have the weights' shapes (descend along minus
@@ -177,6 +194,16 @@ def lif_recurrent_eprop_sequence(
     >>> g_in.shape, g_rec.shape
     (torch.Size([4, 3]), torch.Size([4, 4]))
     """
+    return _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt,
+                       readout, lif_recurrent_initial_state, eprop_initial_traces,
+                       lif_recurrent_eprop_step)
+
+
+def _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt, readout,
+                initial_state, initial_traces, step):
+    """The time loop of every e-prop sequence: ``step(x, state, traces, w_in, w_rec, p, dt)
+    -> (z, state, traces, (e_in, e_rec))``, the traces optionally filtered by the readout,
+    and the update accumulated with the learning signal, one step at a time."""
     if xs.dim() != 3:
         raise ValueError(f"xs must be (T, batch, input), got shape {tuple(xs.shape)}")
     hidden, n_in = input_weights.shape
@@ -186,14 +213,21 @@ def lif_recurrent_eprop_sequence(
                          f"{xs.shape[-1]}")
     batch = xs.shape[1]
     if state is None:
-        state = lif_recurrent_initial_state((batch,), hidden, p, xs.dtype, xs.device)
-    traces = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+        state = initial_state((batch,), hidden, p, xs.dtype, xs.device)
+    traces = initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+    if readout is not None:
+        zeros = eprop_initial_traces((batch,), n_in, hidden, xs.dtype, xs.device)
+        filtered = (LIState(zeros.v_in, zeros.i_in), LIState(zeros.v_rec, zeros.i_rec))
     grad_in = torch.zeros_like(input_weights, dtype=xs.dtype).detach()
     grad_rec = torch.zeros_like(recurrent_weights, dtype=xs.dtype).detach()
     spikes = []
     for t, x in enumerate(xs.unbind(0)):
-        z, state, traces, (e_in, e_rec) = lif_recurrent_eprop_step(
+        z, state, traces, (e_in, e_rec) = step(
             x, state, traces, input_weights, recurrent_weights, p, dt)
+        if readout is not None:
+            (e_in, f_in), (e_rec, f_rec) = (filter_eligibility(e, f, readout, dt)
+                                            for e, f in zip((e_in, e_rec), filtered))
+            filtered = (f_in, f_rec)
         signal = learning_signal(t, z).detach()
         if signal.shape != z.shape:
             raise ValueError(f"learning_signal returned shape {tuple(signal.shape)}; it must "
@@ -203,3 +237,149 @@ def lif_recurrent_eprop_sequence(
         spikes.append(z)
     z_all = torch.stack(spikes) if spikes else xs.new_zeros((0, batch, hidden))
     return z_all, state, (grad_in, grad_rec)
+
+
+def filter_eligibility(eligibility: torch.Tensor, state: LIState,
+                       readout: LIParameters = LIParameters(), dt: float = 0.001
+                       ) -> Tuple[torch.Tensor, LIState]:
+    r"""Filter eligibility traces through a leaky-integrator readout's dynamics: one step of
+    :func:`~snnlearn.functional.li_feed_forward_step` with the readout's time constants and
+    no leak potential (the readout is linear in its input, so the derivative of its voltage
+    :math:`y^t` with respect to a weight is the same filter applied to the derivatives of the
+    spikes):
+
+    .. math::
+        i_1 = i + e^t,\quad ar e^t = ar e^{t-1} + \Delta t\,	au_{mem}^{-1}(i_1 - ar e^{t-1}),
+        \quad i_2 = i_1 - \Delta t\,	au_{syn}^{-1}\, i_1.
+
+    ``state`` is an :class:`~snnlearn.LIState` shaped like ``eligibility`` (zeros
+    at the start). Returns ``(filtered trace, new state)``.
+
+    >>> state, out = LIState(torch.zeros(1), torch.zeros(1)), []
+    >>> for e in (1.0, 0.0, 0.0):  # a unit trace at the first step, then nothing
+    ...     filtered, state = filter_eligibility(torch.tensor([e]), state, LIParameters(v_leak=5.0))
+    ...     out.append(round(float(filtered), 4))
+    >>> out  # the readout's impulse response; its leak potential plays no part
+    [0.1, 0.17, 0.217]
+    """
+    readout = readout._replace(v_leak=0.0)
+    return li_feed_forward_step(eligibility, state, readout, dt)
+
+
+class LSNNEpropTraces(NamedTuple):
+    """Eligibility vectors of a recurrent LSNN (adaptive LIF) layer: the tangents of each
+    neuron's ``v``, ``i`` and threshold ``b`` with respect to each of its incoming weights,
+    ``(..., hidden, input)`` for ``input_weights`` and ``(..., hidden, hidden)`` for
+    ``recurrent_weights``."""
+
+    v_in: torch.Tensor
+    i_in: torch.Tensor
+    b_in: torch.Tensor
+    v_rec: torch.Tensor
+    i_rec: torch.Tensor
+    b_rec: torch.Tensor
+
+
+def lsnn_eprop_initial_traces(batch_shape: Tuple[int, ...], input_size: int, hidden_size: int,
+                              dtype: torch.dtype = torch.float32, device=None
+                              ) -> LSNNEpropTraces:
+    """Zero eligibility vectors of an LSNN layer.
+
+    >>> lsnn_eprop_initial_traces((2,), 3, 4).b_rec.shape
+    torch.Size([2, 4, 4])
+    """
+    lif = eprop_initial_traces(batch_shape, input_size, hidden_size, dtype, device)
+    return LSNNEpropTraces(lif.v_in, lif.i_in, lif.v_in.clone(), lif.v_rec, lif.i_rec,
+                           lif.v_rec.clone())
+
+
+def lsnn_eprop_step(
+    x: torch.Tensor,
+    state: LSNNState,
+    traces: LSNNEpropTraces,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+) -> Tuple[torch.Tensor, LSNNState, LSNNEpropTraces, Tuple[torch.Tensor, torch.Tensor]]:
+    r"""One step of a recurrent LSNN layer (:func:`~snnlearn.functional.lsnn_step`) with its
+    e-prop eligibility traces. With the neuron's hidden state :math:`h = (v, i, b)`, its
+    step's Jacobian :math:`J = \partial h^t / \partial h^{t-1}` (diagonal per neuron, 3 x 3)
+    and the presynaptic value :math:`x_k` (``x`` or the previous spikes), in the order of
+    ``lsnn_step`` (the spike reads the old state, the input enters the current last):
+
+    .. math::
+        e^t = \frac{\partial z^t}{\partial h^{t-1}}\,\epsilon^{t-1},\qquad
+        \epsilon^t = J\,\epsilon^{t-1} + (0, x_k, 0).
+
+    The factors are the step's own derivatives, taken by autograd. Because Norse's
+    ``lsnn_step`` raises the threshold with the *detached* spike, no derivative reaches ``b``
+    and its trace stays zero: the threshold enters ``e`` only through the surrogate
+    derivative at :math:`v - b`. (Bellec et al. 2020's ALIF e-prop keeps a slow adaptive
+    trace because their threshold jump carries the pseudo-derivative; with this neuron BPTT
+    has no such term either, and e-prop equals it without recurrence, see
+    ``tests/test_eprop.py``.)
+
+    Returns ``(z, state, traces, (e_in, e_rec))`` as
+    :func:`~snnlearn.functional.lif_recurrent_eprop_step` does.
+
+    >>> w_in, w_rec = torch.full((1, 1), 5.0), torch.zeros(1, 1)
+    >>> s = lsnn_initial_state((), 1)
+    >>> tr = lsnn_eprop_initial_traces((), 1, 1)
+    >>> for _ in range(3):
+    ...     z, s, tr, (e_in, _) = lsnn_eprop_step(torch.ones(1), s, tr, w_in, w_rec)
+    >>> tr.i_in, tr.b_in  # the input, low-pass filtered: 1, 1.8, 2.44; no threshold trace
+    (tensor([[2.4400]]), tensor([[0.]]))
+    """
+    with torch.enable_grad():
+        old = [t.detach().requires_grad_() for t in (state.v, state.i, state.b)]
+        z, new = lsnn_step(x.detach(), LSNNState(state.z.detach(), *old),
+                           input_weights.detach(), recurrent_weights.detach(), p, dt)
+        outputs = (z, new.v, new.i, new.b)
+        rows = [torch.autograd.grad(out.sum(), old, retain_graph=True, allow_unused=True)
+                if out.requires_grad else (None, None, None) for out in outputs]
+    # rows[o][s]: d output o / d state s, per neuron; None where it does not depend on it
+
+    def combine(row, eps, extra=None):
+        terms = [d.unsqueeze(-1) * e for d, e in zip(row, eps) if d is not None]
+        terms += [] if extra is None else [extra]
+        return sum(terms[1:], terms[0]) if terms else torch.zeros_like(eps[0])
+
+    def propagate(eps, presynaptic):
+        pre = presynaptic.detach().unsqueeze(-2).expand_as(eps[1])
+        eligibility = combine(rows[0], eps)
+        new_eps = (combine(rows[1], eps), combine(rows[2], eps, pre), combine(rows[3], eps))
+        return eligibility, new_eps
+
+    e_in, (v_in, i_in, b_in) = propagate((traces.v_in, traces.i_in, traces.b_in), x)
+    e_rec, (v_rec, i_rec, b_rec) = propagate((traces.v_rec, traces.i_rec, traces.b_rec),
+                                             state.z)
+    new_state = LSNNState(*(t.detach() for t in new))
+    return (z.detach(), new_state, LSNNEpropTraces(v_in, i_in, b_in, v_rec, i_rec, b_rec),
+            (e_in, e_rec))
+
+
+def lsnn_eprop_sequence(
+    xs: torch.Tensor,
+    input_weights: torch.Tensor,
+    recurrent_weights: torch.Tensor,
+    learning_signal: Callable[[int, torch.Tensor], torch.Tensor],
+    state: Optional[LSNNState] = None,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 0.001,
+    readout: Optional[LIParameters] = None,
+) -> Tuple[torch.Tensor, LSNNState, Tuple[torch.Tensor, torch.Tensor]]:
+    r""":func:`~snnlearn.functional.lif_recurrent_eprop_sequence` for a recurrent LSNN layer
+    (:func:`~snnlearn.functional.lsnn_eprop_step`): the spikes, the final state and e-prop's
+    :math:`\Delta W = \sum_t \sum_b L^t \bar e^t` for both weight matrices.
+
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> xs = (torch.rand(30, 2, 3) < 0.3).float()
+    >>> z, s, (g_in, g_rec) = lsnn_eprop_sequence(xs, torch.randn(4, 3) * 5, torch.zeros(4, 4),
+    ...                                           lambda t, z_t: z_t - 0.1)
+    >>> g_in.shape, s.b.shape
+    (torch.Size([4, 3]), torch.Size([2, 4]))
+    """
+    return _eprop_loop(xs, input_weights, recurrent_weights, learning_signal, state, p, dt,
+                       readout, lsnn_initial_state, lsnn_eprop_initial_traces, lsnn_eprop_step)
