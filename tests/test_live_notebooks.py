@@ -153,7 +153,7 @@ def test_colab_cell_installs_snnlearn_on_colab_only(built_book, monkeypatch):
     url, _, branch = repo_parts()
     assert len(calls) == 1, calls
     assert calls[0][:4] == [sys.executable, "-m", "pip", "install"]
-    assert f"snnlearn @ git+{url}@{branch}" in calls[0]
+    assert f"snnlearn[nir,tonic] @ git+{url}@{branch}" in calls[0]
 
 
 def test_math_renderer_ships_with_the_site(built_book):

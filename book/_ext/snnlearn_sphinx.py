@@ -121,7 +121,8 @@ def github_repo(app) -> tuple[str, str] | None:
 def colab_install_cell(repository_url: str, branch: str):
     """The first code cell of every published notebook: on Colab (and only there) it
     installs snnlearn, with its C kernels when Colab's compiler builds them, from the
-    book's repository. Anywhere else (a laptop after ``make install``, Binder) it does
+    book's repository, with the extras the chapters import (NIR in the next steps, Tonic's
+    N-MNIST reader in chapter 6). Anywhere else (a laptop after ``make install``, Binder) it does
     nothing, so the same notebook runs everywhere."""
     import nbformat
 
@@ -132,7 +133,7 @@ def colab_install_cell(repository_url: str, branch: str):
         "if \"google.colab\" in sys.modules:\n"
         "    import subprocess\n"
         "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
-        f"                           \"snnlearn @ git+{repository_url}@{branch}\"])\n"
+        f"                           \"snnlearn[nir,tonic] @ git+{repository_url}@{branch}\"])\n"
     )
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["colab-install"]})
     cell.id = COLAB_CELL_ID
