@@ -432,9 +432,9 @@ def run_child(seed: int, calls: int, timeout: float = 120) -> dict:
         [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     # forked from an interpreter that imported torch only (tests/fresh_python.py): the
     # child imports the compiled modules itself, and its crash is reported as a signal
-    from fresh_python import run_fresh
+    from fresh_python import as_script, run_fresh
 
-    code = "import runpy; runpy.run_path(%r, run_name='__main__')" % __file__
+    code = as_script(__file__)
     result = run_fresh({"child": (code, {})}, env=env, timeout=timeout,
                        argv={"child": [__file__, "--child", str(seed), str(calls)]})["child"]
     assert result.returncode >= 0, (

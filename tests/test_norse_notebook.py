@@ -26,15 +26,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-NOTEBOOK = HERE / "norse_docs" / "parameters.ipynb"
-ROOT = HERE.parent
+from paths import ROOT, TESTS
+
+NOTEBOOK = TESTS / "norse_docs" / "parameters.ipynb"
 
 pytestmark = pytest.mark.slow
 
@@ -111,23 +110,23 @@ def run(target: str, switch: bool) -> dict:
     return {"losses": losses}
 
 
-def start_process(target: str, switch: bool) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, __file__, target, "1" if switch else "0"], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"})
-
-
 @pytest.fixture(scope="module")
 def losses():
-    """The three runs, side by side (each in a fresh process)."""
-    runs = {name: start_process(target, switch) for name, target, switch in (
-        ("norse", "norse", False), ("switch", "snnlearn", True), ("paper", "snnlearn", False))}
+    """The three runs, side by side, each in a fresh process (forked from one interpreter
+    that imported torch: tests/fresh_python.py; each imports Norse or snnlearn itself)."""
+    from fresh_python import as_script, run_fresh
+
+    runs = {"norse": ("norse", False), "switch": ("snnlearn", True),
+            "paper": ("snnlearn", False)}
+    code = as_script(__file__)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
+    done = run_fresh({name: (code, {}) for name in runs}, env=env, cwd=ROOT, timeout=1800,
+                     argv={name: [__file__, target, "1" if switch else "0"]
+                           for name, (target, switch) in runs.items()})
     results = {}
-    for name, process in runs.items():
-        stdout, stderr = process.communicate(timeout=1800)
-        assert process.returncode == 0, f"{name}: {stdout[-3000:]}{stderr[-3000:]}"
-        results[name] = json.loads(stdout.strip().splitlines()[-1])
+    for name, process in done.items():
+        assert process.returncode == 0, f"{name}: {process.stdout[-3000:]}{process.stderr[-3000:]}"
+        results[name] = json.loads(process.stdout.strip().splitlines()[-1])
     return results
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -170,12 +168,13 @@ def prepare(folder: Path, rename: bool, mode: str = "") -> None:
     shutil.copy(NORSE_TORCH / "utils" / "test" / "braille.nir", data)
 
 
-def start(folder: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--continue-on-collection-errors", "--junitxml", str(folder / "results.xml"),
-               "-W", "ignore::DeprecationWarning", str(folder)]
-    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+def pytest_code(folder: Path) -> str:
+    """``python -m pytest`` on the copies in ``folder``, run from there."""
+    args = ["-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+            "--junitxml", str(folder / "results.xml"), "-W", "ignore::DeprecationWarning",
+            str(folder)]
+    return (f"import os, sys, pytest; os.chdir({str(folder)!r}); "
+            f"sys.exit(pytest.main({args!r}))")
 
 
 def outcomes(folder: Path) -> dict:
@@ -200,8 +199,13 @@ def runs(tmp_path_factory):
     folders = {name: root / name for name in ("norse", "snnlearn", "snnlearn_norse_1_1_0")}
     for name, folder in folders.items():
         prepare(folder, rename=name != "norse", mode=name.removeprefix("snnlearn_"))
-    processes = {name: start(folder) for name, folder in folders.items()}
-    logs = {name: process.communicate(timeout=900)[0] for name, process in processes.items()}
+    # three pytest processes side by side, forked from one interpreter that imported torch
+    # (tests/fresh_python.py)
+    from fresh_python import run_fresh
+
+    done = run_fresh({name: (pytest_code(folder), {}) for name, folder in folders.items()},
+                     cwd=root, timeout=900)
+    logs = {name: result.stdout + result.stderr for name, result in done.items()}
     return {name: outcomes(folder) for name, folder in folders.items()}, logs
 
 
