@@ -35,8 +35,6 @@ from paths import ROOT, TESTS
 
 NOTEBOOK = TESTS / "norse_docs" / "parameters.ipynb"
 
-pytestmark = pytest.mark.slow
-
 DATA_CELL = '''
 import torch
 def make_data(n, seed):
@@ -130,6 +128,7 @@ def losses():
     return results
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_the_notebook_runs_with_only_the_import_changed(losses):
     norse = losses["norse"]["losses"]
     assert len(norse) == 10 * (2 + 1)  # 10 epochs of 2 training batches and 1 test batch
@@ -137,11 +136,13 @@ def test_the_notebook_runs_with_only_the_import_changed(losses):
         assert len(losses[name]["losses"]) == len(norse)
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_same_losses_as_norse_1_1_0_with_the_switch(losses):
     """Bit for bit: every training and test loss of all 10 epochs."""
     assert losses["switch"]["losses"] == losses["norse"]["losses"]
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_without_the_switch_alpha_changes_the_gradients(losses):
     """The first loss is a forward pass only (identical); after the first step SuperSpike's
     alpha = 100 gives other gradients, so other losses."""

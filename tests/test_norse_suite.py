@@ -26,8 +26,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 norse_spec = importlib.util.find_spec("norse")
 if norse_spec is None:  # pragma: no cover - make install puts Norse 1.1.0 in the venv
     pytest.skip("Norse 1.1.0 is not installed (make install: requirements-peers.txt)",
@@ -209,6 +207,7 @@ def runs(tmp_path_factory):
     return {name: outcomes(folder) for name, folder in folders.items()}, logs
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_norse_tests_pass_on_snnlearn(runs):
     """All in-scope tests that pass on Norse pass on snnlearn inside
     ``norse_1_1_0_gradients()``; outside it, all but :data:`NEED_RESTING_GRAPH`."""
@@ -235,6 +234,7 @@ def test_norse_tests_pass_on_snnlearn(runs):
         "NEED_RESTING_GRAPH lists tests that pass without the switch: update it"
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_out_of_scope_list_names_real_tests(runs):
     (results, _) = runs
     stale = sorted(set(OUT_OF_SCOPE) - set(results["norse"]))
