@@ -16,7 +16,7 @@ NBGRADER := cd exercises && ../$(BIN)/nbgrader
 help:
 	@echo "make book    build the course site into _build/html (chapters executed)"
 	@echo "make test    run the test suite (builds the book once, on a scratch copy)"
-	@echo "make test-fast   library, C vs reference, API, doctests (under 30 s)"
+	@echo "make test-fast   library, C vs reference, API, doctests (target: under 30 s idle)"
 	@echo "make test-sanitize   the C tests against an ASan+UBSan build of the extension"
 	@echo "make bench   print the LIF benchmark tables and the training-step comparison"
 	@echo "make assignments | collect | autograde | feedback | export   (instructors)"
