@@ -17,6 +17,7 @@ Each result is a ``subprocess.CompletedProcess``: ``returncode`` is the script's
 status (``sys.exit(n)``; 1 for an uncaught exception, whose traceback is in ``stderr``),
 or ``-signal`` when the child died by a signal (a crash in C), as ``subprocess`` reports it.
 
+>>> from fresh_python import run_fresh  # the module the tests use (its zygote, not another)
 >>> results = run_fresh({"a": ("import os; print(os.environ['X'])", {"X": "1"}),
 ...                      "b": ("import sys; sys.exit(3)", {})})
 >>> results["a"].stdout, results["a"].returncode, results["b"].returncode
