@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 
@@ -14,6 +12,7 @@ import pytest
 import torch
 
 import snnlearn
+from fresh_python import run_fresh
 from snnlearn import LIF
 
 needs_c = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
@@ -146,20 +145,13 @@ SCRIPTS = {"c": (FIRST_USE_OF_C, "c"), "auto": (AUTO_WITHOUT_C, None), "fast": (
 @pytest.fixture(scope="module")
 def without_extension() -> dict:
     """Each script run in a fresh interpreter where snnlearn._compiled._lif cannot be imported, with
-    SNNLEARN_BACKEND set as given (all started at once: each pays for importing torch)."""
-    running = {}
-    for name, (code, backend) in SCRIPTS.items():
-        env = {k: v for k, v in os.environ.items() if k != "SNNLEARN_BACKEND"}
-        if backend is not None:
-            env["SNNLEARN_BACKEND"] = backend
-        running[name] = subprocess.Popen(
-            [sys.executable, "-c", BLOCK_EXTENSION + textwrap.dedent(code)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    results = {}
-    for name, process in running.items():
-        stdout, stderr = process.communicate(timeout=180)
-        results[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    return results
+    SNNLEARN_BACKEND set as given (all at once, forked from one interpreter that imported
+    torch: tests/fresh_python.py)."""
+    env = {k: v for k, v in os.environ.items() if k != "SNNLEARN_BACKEND"}
+    scripts = {name: (BLOCK_EXTENSION + textwrap.dedent(code),
+                      {} if backend is None else {"SNNLEARN_BACKEND": backend})
+               for name, (code, backend) in SCRIPTS.items()}
+    return run_fresh(scripts, env=env, timeout=180)
 
 
 def test_backend_c_without_the_extension_fails_at_first_use_with_a_clear_message(without_extension):

@@ -430,8 +430,13 @@ def run_child(seed: int, calls: int, timeout: float = 120) -> dict:
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(snnlearn.__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    result = subprocess.run([sys.executable, __file__, "--child", str(seed), str(calls)],
-                            capture_output=True, text=True, timeout=timeout, env=env)
+    # forked from an interpreter that imported torch only (tests/fresh_python.py): the
+    # child imports the compiled modules itself, and its crash is reported as a signal
+    from fresh_python import as_script, run_fresh
+
+    code = as_script(__file__)
+    result = run_fresh({"child": (code, {})}, env=env, timeout=timeout,
+                       argv={"child": [__file__, "--child", str(seed), str(calls)]})["child"]
     assert result.returncode >= 0, (
         f"the fuzzing child died by signal {-result.returncode} (a crash in C)\n"
         f"stderr:\n{result.stderr[-3000:]}")

@@ -7,7 +7,6 @@ Property-based over shapes, dtypes and parameters (hypothesis), for the sequence
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snnlearn
+from fresh_python import run_fresh
 from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
 from snnlearn._compiled.lif_autograd import LIFSequenceFunction
 
@@ -192,7 +192,8 @@ def test_large_calls_split_over_threads_give_the_same_results(threads):
 def test_the_kernels_share_pytorchs_openmp_runtime():
     """The split runs on PyTorch's own OpenMP pool: in a fresh process, importing snnlearn's
     extensions loads no OpenMP runtime besides PyTorch's (two pools would compete for the
-    cores), and the C kernels may use as many threads as PyTorch."""
+    cores), and the C kernels may use as many threads as PyTorch. (The fresh process is
+    forked from one that imported torch only: tests/fresh_python.py.)"""
     script = (
         "import json, torch\n"
         "def runtimes():\n"
@@ -203,8 +204,7 @@ def test_the_kernels_share_pytorchs_openmp_runtime():
         "from snnlearn._compiled import _lif, _lif_recurrent\n"
         "print(json.dumps([before, runtimes(), _lif.MAX_THREADS]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+    result = run_fresh({"maps": (script, {})}, timeout=120)["maps"]
     assert result.returncode == 0, result.stderr
     before, after, max_threads = json.loads(result.stdout)
     assert len(before) == 1, f"PyTorch brings {before}"

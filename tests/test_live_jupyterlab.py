@@ -235,6 +235,7 @@ def chapter_linking_another() -> tuple[str, str]:
     raise AssertionError("no chapter links another chapter with [text](other.md)")
 
 
+@pytest.mark.slow  # runs JupyterLab in Chromium
 def test_links_between_chapters_open_the_chapter_and_no_grading_menus(lab, browser):
     """A link to another chapter opens that chapter's file in JupyterLab (no 404 from
     /files/...), and the learner's Lab shows no nbgrader menus (Makefile: make install

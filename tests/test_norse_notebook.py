@@ -26,17 +26,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-NOTEBOOK = HERE / "norse_docs" / "parameters.ipynb"
-ROOT = HERE.parent
+from paths import ROOT, TESTS
 
-pytestmark = pytest.mark.slow
+NOTEBOOK = TESTS / "norse_docs" / "parameters.ipynb"
 
 DATA_CELL = '''
 import torch
@@ -111,26 +108,27 @@ def run(target: str, switch: bool) -> dict:
     return {"losses": losses}
 
 
-def start_process(target: str, switch: bool) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, __file__, target, "1" if switch else "0"], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"})
-
-
 @pytest.fixture(scope="module")
 def losses():
-    """The three runs, side by side (each in a fresh process)."""
-    runs = {name: start_process(target, switch) for name, target, switch in (
-        ("norse", "norse", False), ("switch", "snnlearn", True), ("paper", "snnlearn", False))}
+    """The three runs, side by side, each in a fresh process (forked from one interpreter
+    that imported torch: tests/fresh_python.py; each imports Norse or snnlearn itself)."""
+    from fresh_python import as_script, run_fresh
+
+    runs = {"norse": ("norse", False), "switch": ("snnlearn", True),
+            "paper": ("snnlearn", False)}
+    code = as_script(__file__)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
+    done = run_fresh({name: (code, {}) for name in runs}, env=env, cwd=ROOT, timeout=1800,
+                     argv={name: [__file__, target, "1" if switch else "0"]
+                           for name, (target, switch) in runs.items()})
     results = {}
-    for name, process in runs.items():
-        stdout, stderr = process.communicate(timeout=1800)
-        assert process.returncode == 0, f"{name}: {stdout[-3000:]}{stderr[-3000:]}"
-        results[name] = json.loads(stdout.strip().splitlines()[-1])
+    for name, process in done.items():
+        assert process.returncode == 0, f"{name}: {process.stdout[-3000:]}{process.stderr[-3000:]}"
+        results[name] = json.loads(process.stdout.strip().splitlines()[-1])
     return results
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_the_notebook_runs_with_only_the_import_changed(losses):
     norse = losses["norse"]["losses"]
     assert len(norse) == 10 * (2 + 1)  # 10 epochs of 2 training batches and 1 test batch
@@ -138,11 +136,13 @@ def test_the_notebook_runs_with_only_the_import_changed(losses):
         assert len(losses[name]["losses"]) == len(norse)
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_same_losses_as_norse_1_1_0_with_the_switch(losses):
     """Bit for bit: every training and test loss of all 10 epochs."""
     assert losses["switch"]["losses"] == losses["norse"]["losses"]
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_without_the_switch_alpha_changes_the_gradients(losses):
     """The first loss is a forward pass only (identical); after the first step SuperSpike's
     alpha = 100 gives other gradients, so other losses."""

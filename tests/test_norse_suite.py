@@ -21,14 +21,10 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.slow
 
 norse_spec = importlib.util.find_spec("norse")
 if norse_spec is None:  # pragma: no cover - make install puts Norse 1.1.0 in the venv
@@ -170,12 +166,13 @@ def prepare(folder: Path, rename: bool, mode: str = "") -> None:
     shutil.copy(NORSE_TORCH / "utils" / "test" / "braille.nir", data)
 
 
-def start(folder: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--continue-on-collection-errors", "--junitxml", str(folder / "results.xml"),
-               "-W", "ignore::DeprecationWarning", str(folder)]
-    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+def pytest_code(folder: Path) -> str:
+    """``python -m pytest`` on the copies in ``folder``, run from there."""
+    args = ["-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+            "--junitxml", str(folder / "results.xml"), "-W", "ignore::DeprecationWarning",
+            str(folder)]
+    return (f"import os, sys, pytest; os.chdir({str(folder)!r}); "
+            f"sys.exit(pytest.main({args!r}))")
 
 
 def outcomes(folder: Path) -> dict:
@@ -200,11 +197,17 @@ def runs(tmp_path_factory):
     folders = {name: root / name for name in ("norse", "snnlearn", "snnlearn_norse_1_1_0")}
     for name, folder in folders.items():
         prepare(folder, rename=name != "norse", mode=name.removeprefix("snnlearn_"))
-    processes = {name: start(folder) for name, folder in folders.items()}
-    logs = {name: process.communicate(timeout=900)[0] for name, process in processes.items()}
+    # three pytest processes side by side, forked from one interpreter that imported torch
+    # (tests/fresh_python.py)
+    from fresh_python import run_fresh
+
+    done = run_fresh({name: (pytest_code(folder), {}) for name, folder in folders.items()},
+                     cwd=root, timeout=900)
+    logs = {name: result.stdout + result.stderr for name, result in done.items()}
     return {name: outcomes(folder) for name, folder in folders.items()}, logs
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_norse_tests_pass_on_snnlearn(runs):
     """All in-scope tests that pass on Norse pass on snnlearn inside
     ``norse_1_1_0_gradients()``; outside it, all but :data:`NEED_RESTING_GRAPH`."""
@@ -231,6 +234,7 @@ def test_norse_tests_pass_on_snnlearn(runs):
         "NEED_RESTING_GRAPH lists tests that pass without the switch: update it"
 
 
+@pytest.mark.slow  # runs Norse's and snnlearn's code in three fresh processes
 def test_out_of_scope_list_names_real_tests(runs):
     (results, _) = runs
     stale = sorted(set(OUT_OF_SCOPE) - set(results["norse"]))
