@@ -642,9 +642,12 @@ class SnnlearnExecute(Execute):
                                  str(errors[-1].get("evalue", ""))[:2000]) if errors else None)
                 result = grader.judge(by_index[index], self._results.get(index + 1, {}),
                                       kernel_error)
-                cell.outputs = [] if result.passed else [NotebookNode(
-                    output_type="error", ename=result.ename, evalue=result.evalue,
-                    traceback=[f"{result.ename}: {result.evalue}"])]
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout",
+                                             text=result.stdout)] if result.stdout else []
+                if not result.passed:
+                    cell.outputs.append(NotebookNode(
+                        output_type="error", ename=result.ename, evalue=result.evalue,
+                        traceback=[f"{result.ename}: {result.evalue}"]))
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
