@@ -219,7 +219,7 @@ def _main(argv=None) -> int:
         started = time.perf_counter()
         verdicts = judge_in_process(cells, answers)
         score = sum(points[g] for g, v in verdicts.items() if v.passed)
-        failed = {g: f"{v.ename}: {v.evalue[:150]}" for g, v in verdicts.items() if not v.passed}
+        failed = {g: f"{v.ename}: {v.evalue}" for g, v in verdicts.items() if not v.passed}
         print(f"== {name}: {score}/{sum(points.values())} "
               f"({time.perf_counter() - started:.1f} s)")
         spec = MISTAKES[assignment].get(name)
@@ -233,7 +233,7 @@ def _main(argv=None) -> int:
             status |= score != 0
         for g, why in failed.items():
             if name != "untouched":
-                print(f"   {g}: {why}")
+                print(f"   {g}: {why[:150]}")
     return status
 
 
