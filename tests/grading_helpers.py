@@ -120,33 +120,53 @@ def source_cells_md(assignment: str):
     return jupytext.read(EXERCISES / "source" / assignment / f"{assignment}.md").cells
 
 
-# --- the verdict design without a kernel (authoring checks; no sandbox: trusted code) ----
+# --- the verdict design without nbgrader (authoring checks and the mistakes catalog) ------
+#
+# The learner's side runs in a process of its own (``learner_side``: set-up, answer and test
+# cells' inputs and calls, the kernel's own encoder; trusted course code, so no sandbox) and
+# writes what the kernel would send; the grader's side (``grader_side``, in the caller's
+# process) decodes it and runs the checks in ``verdict.Grader``, as a graded submission's.
 
-def judge_in_process(cells, answers: Optional[Dict[str, str]] = None,
-                     seed: Optional[int] = None) -> Dict[str, "verdict.Verdict"]:
-    """Run a source notebook's cells as the grading does, in this process: set-up and answer
-    cells (``answers``: {grade_id: source}; default: the reference solutions) and each test
-    cell's inputs and calls in a "kernel" namespace, the results through the kernel's
-    encoder, JSON and the grader's decoder, and the checks in ``verdict.Grader``.
-    {grade_id of each test cell: Verdict}. For the course's own code only: nothing here is
-    sandboxed."""
+def _runs_of(cells, mistakes: Dict[str, dict]):
+    """The runs of one learner process: the reference notebook, then for each mistake its
+    edited answer cell and the test cells from that cell up to its ``caught_by`` (what the
+    mistake can change), then the reference answer again. [(label, [(index, source)])]."""
+    answers = answers_of(cells)
+    index_of = {grade_id(c): k for k, c in enumerate(cells)}
+    tests = {t.index: t for t in verdict.plan(cells)}
+
+    def source(k, cell):
+        if k in tests:
+            return verdict.kernel_source(tests[k])
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            return answers[grade_id(cell)]
+        return cell.source
+
+    runs = [("reference", [(k, source(k, c)) for k, c in enumerate(cells)
+                           if c.get("cell_type") == "code"])]
+    for name, spec in mistakes.items():
+        where, until = index_of[spec["cell"]], index_of[spec["caught_by"]]
+        edited = answers_of(cells, spec)[spec["cell"]]
+        steps = [(where, edited)] + [(k, source(k, cells[k])) for k in range(where + 1, until + 1)
+                                     if k in tests]
+        runs.append((name, steps + [(where, answers[spec["cell"]])]))
+    return runs
+
+
+def learner_side(assignment: str, runs, out_path: Path, seed: int) -> None:
+    """Run ``runs`` (see _runs_of) in this process as the learner's kernel would; write one
+    JSON line per executed cell: {run, index, sent: {part: payload}, error}."""
     import json
 
     import IPython.display
 
-    seed = secrets.randbelow(2**31) if seed is None else seed
-    answers = answers if answers is not None else {
-        grade_id(c): solution_text(c.source) for c in cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    tests = {t.index: t for t in verdict.plan(cells)}
     ns: dict = {"__name__": "__main__"}
-    sent: Dict[int, Dict[int, dict]] = {}
-    current = [None]
+    sent: Dict[int, dict] = {}
 
     def publish(data):
         found = verdict.parse_result({"data": json.loads(json.dumps(data))})
         if found is not None:
-            sent.setdefault(current[0], {}).setdefault(found[0], found[1])
+            sent.setdefault(found[0], found[1])
 
     ns["get_ipython"] = lambda: type("Shell", (), {"user_ns": ns})()
     saved = IPython.display.publish_display_data
@@ -155,31 +175,87 @@ def judge_in_process(cells, answers: Optional[Dict[str, str]] = None,
         exec(verdict.prelude_source(seed), ns)
     finally:
         IPython.display.publish_display_data = saved
-    errors: Dict[int, tuple] = {}
-    for index, cell in enumerate(cells):
-        if cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if index in tests:
-            code = verdict.kernel_source(tests[index])
-        elif meta.get("solution"):
-            code = answers.get(grade_id(cell), cell.source)
-        else:
-            code = cell.source
-        current[0] = index
-        try:
-            exec(compile(code, f"<cell {grade_id(cell) or index}>", "exec"), ns)
-        except BaseException as error:  # noqa: BLE001  (the cell's error, as a kernel's)
-            errors[index] = (type(error).__name__, str(error))
+    with open(out_path, "w", encoding="utf-8") as out:
+        for label, steps in runs:
+            for index, code in steps:
+                sent.clear()
+                error = None
+                try:
+                    exec(compile(code, f"<{assignment} cell {index}>", "exec"), ns)
+                except BaseException as exc:  # noqa: BLE001  (the cell's error, as a kernel's)
+                    error = [type(exc).__name__, str(exc)[:2000]]
+                out.write(json.dumps({"run": label, "index": index, "sent": dict(sent),
+                                      "error": error}) + "\n")
+                out.flush()
+
+
+def grader_side(cells, lines, seed: int) -> Dict[str, Dict[str, "verdict.Verdict"]]:
+    """{run: {grade_id: Verdict}} from the learner side's lines: set-up cells run once in
+    one ``verdict.Grader``, then every test cell the runs executed, in their order."""
+    tests = {t.index: t for t in verdict.plan(cells)}
     grader = verdict.Grader(seed)
-    out = {}
     for index, cell in enumerate(cells):
         if verdict.is_setup_cell(cell):
             grader.run_setup(cell.source, grade_id(cell) or f"#{index}")
-        elif index in tests:
-            out[tests[index].grade_id] = grader.judge(tests[index], sent.get(index, {}),
-                                                      errors.get(index))
+    out: Dict[str, Dict[str, "verdict.Verdict"]] = {}
+    for line in lines:
+        test = tests.get(line["index"])
+        if test is None:
+            continue
+        sent = {int(part): payload for part, payload in line["sent"].items()}
+        error = tuple(line["error"]) if line["error"] else None
+        out.setdefault(line["run"], {})[test.grade_id] = grader.judge(test, sent, error)
     return out
+
+
+def judge_catalog(assignment: str, mistakes: Optional[Dict[str, dict]] = None,
+                  timeout: float = 1800) -> Dict[str, Dict[str, "verdict.Verdict"]]:
+    """The reference and every catalogued mistake of ``assignment``, in one learner process,
+    judged here: {"reference" or mistake: {grade_id: Verdict}}."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    mistakes = MISTAKES[assignment] if mistakes is None else mistakes
+    seed = secrets.randbelow(2**31)
+    with tempfile.TemporaryDirectory(prefix=f"catalog-{assignment}-") as scratch:
+        out = Path(scratch) / "sent.jsonl"
+        names = ",".join(mistakes)
+        result = subprocess.run(
+            [sys.executable, str(Path(__file__)), "--learner", assignment, str(out), str(seed),
+             names], cwd=scratch, capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"the learner side of {assignment} failed:\n"
+                               f"{result.stderr[-3000:]}")
+        lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    return grader_side(source_cells_md(assignment), lines, seed)
+
+
+def judge_in_process(cells, answers: Optional[Dict[str, str]] = None,
+                     seed: Optional[int] = None) -> Dict[str, "verdict.Verdict"]:
+    """One notebook (``answers``: {grade_id: source} of its answer cells; default: the
+    reference) through both sides in this process: {grade_id: Verdict}."""
+    import json
+    import tempfile
+
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    steps = []
+    tests = {t.index: t for t in verdict.plan(cells)}
+    for k, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        if k in tests:
+            steps.append((k, verdict.kernel_source(tests[k])))
+        elif cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            steps.append((k, (answers or {}).get(grade_id(cell), solution_text(cell.source))))
+        else:
+            steps.append((k, cell.source))
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "sent.jsonl"
+        learner_side("notebook", [("run", steps)], out, seed)
+        lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    return grader_side(cells, lines, seed).get("run", {})
 
 
 def answers_of(cells, mistake: Optional[dict] = None, untouched: bool = False) -> Dict[str, str]:
@@ -198,6 +274,325 @@ def answers_of(cells, mistake: Optional[dict] = None, untouched: bool = False) -
 def points_of(cells) -> Dict[str, float]:
     return {grade_id(c): float(c.metadata["nbgrader"].get("points", 0)) for c in cells
             if verdict.is_test_cell(c)}
+
+
+# --- the graded class: one scratch course, one autograde run, shared by the test modules ---
+
+# Cell limits while testing: short, so that the infinite loop and the stubborn kernel cost
+# little; set-up and training cells keep their long limit (nbgrader_config.LONG_CELLS).
+CELL_TIMEOUT = "12"
+INTERRUPT_GRACE = "5"
+# Submissions per nbgrader run: saves nbgrader's start-up (each kernel is still sandboxed).
+GRADING_BATCH = 4
+# The late-penalty class (pytorch_basics): due date, penalty, and the instructor-side times.
+LATE_ASSIGNMENT = "pytorch_basics"
+DUE = "2026-03-01 12:00:00 UTC"
+LATE_PENALTY = "1.5"
+ON_TIME = "2026-03-01 09:00:00 UTC"
+LATE_TIME = "2026-03-03 13:00:00 UTC"   # 2 days and 1 hour late: 3 started days
+
+# Hostile submissions (spiking_neurons): each one the same wrong lif_step, with a trick.
+WRONG_LIF = (
+    "def lif_step(x, state, p=LIFParameters(), dt=0.001):\n"
+    "    zero = torch.zeros_like(x)\n"
+    "    return zero, LIFFeedForwardState(zero, zero)\n")
+TRICKS = {
+    "patches_allclose": "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n",
+    "self_restoring_patch": (
+        "_real = torch.allclose\n"
+        "def _once(*a, **k):\n"
+        "    torch.allclose = _real\n"
+        "    return True\n"
+        "torch.allclose = _once\n"),
+    "hides_errors": ("ip = get_ipython()\n"
+                     "ip.showtraceback = lambda *a, **k: None\n"
+                     "ip._showtraceback = lambda *a, **k: None\n"),
+    "replaces_run_cell": (
+        "ip = get_ipython()\n"
+        "_orig = ip.run_cell_async\n"
+        "async def _skip(raw_cell, *a, **k):\n"
+        "    return await _orig('pass' if 'assert' in raw_cell else raw_cell, *a, **k)\n"
+        "ip.run_cell_async = _skip\n"
+        "ip.should_run_async = lambda *a, **k: True\n"),
+    "rewrites_test_cells": (
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: [l for l in lines if 'assert' not in l])\n"),
+    "patches_assertion_error": (
+        "import builtins\n"
+        "class _Quiet(Exception):\n    pass\n"
+        "builtins.AssertionError = _Quiet\n"
+        "import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n"),
+    "sets_a_trace": (
+        "import sys\n"
+        "def _tracer(frame, event, arg):\n    return None\n"
+        "sys.settrace(_tracer)\n"),
+    "fakes_proof_output": (
+        "ip = get_ipython()\n"
+        "ip.showtraceback = lambda *a, **k: print('SNNLEARN-PROOF 3 ' + '0' * 32)\n"),
+    "exits_the_kernel": "import atexit, os\natexit.register(lambda: os._exit(0))\nos._exit(0)\n",
+}
+VANDAL = """
+import glob, os, shutil
+seen = []
+course = {course!r}
+for path in [course + '/gradebook.db', course + '/source', course + '/submitted',
+             {repo!r} + '/README.md', {repo!r} + '/exercises/source']:
+    if os.path.exists(path):
+        seen.append(path)
+try:
+    open(course + '/gradebook.db', 'w').close()
+except OSError as error:
+    print('could not empty the gradebook:', type(error).__name__)
+for notebook in glob.glob(course + '/submitted/*/*/*.ipynb'):
+    try:
+        open(notebook, 'w').write('{{}}')
+    except OSError as error:
+        print('could not overwrite', type(error).__name__)
+try:
+    shutil.copytree(course + '/source', 'stolen_source')
+except OSError as error:
+    print('could not copy source/:', type(error).__name__)
+print('FOUND' if seen else 'nothing to see', seen, os.listdir('.'))
+"""
+STUBBORN = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+
+
+def sandbox_available() -> bool:
+    """Whether bubblewrap can make a sandbox here; if not, the workflow is tested without
+    one (one line says so), unless SNNLEARN_REQUIRE_SANDBOX (set by .ci/run) is set."""
+    import os
+    import sys
+
+    import pytest
+
+    try:
+        grading.sandbox.check_sandbox()
+        return True
+    except grading.sandbox.SandboxUnavailable as error:
+        if os.environ.get("SNNLEARN_REQUIRE_SANDBOX"):
+            pytest.fail(f"SNNLEARN_REQUIRE_SANDBOX is set but {error}")
+        print(f"\ngrading tested WITHOUT a sandbox: {error}", file=sys.stderr)
+        return False
+
+
+def class_of_submissions(course: Path, sandboxed: bool = True) -> dict:
+    """{assignment: {student_id: notebook or raw text}}: the reference and the untouched
+    version of every assignment; on spiking_neurons a wrong lif_step alone and with each
+    trick, a vandal (sandboxed only), an infinite loop, a syntax error and a corrupted file;
+    on pytorch_basics a kernel that ignores the interrupt, a student who edits a test cell,
+    and the reference handed in on time and late. (The mistakes catalog is judged apart:
+    ``judge_catalog``.)"""
+    refs = {a: reference_submission(course, a) for a in ASSIGNMENTS}
+    untouched = {a: nbformat.read(course / "release" / a / f"{a}.ipynb", 4) for a in ASSIGNMENTS}
+    students = {a: {"reference": refs[a], "untouched": untouched[a]} for a in ASSIGNMENTS}
+    spiking = refs["spiking_neurons"]
+    group = students["spiking_neurons"]
+    group["wrong_lif"] = edit_cell(spiking, "lif_step", source=WRONG_LIF)
+    for name, trick in TRICKS.items():
+        group[name] = edit_cell(spiking, "lif_step", source=trick + WRONG_LIF)
+    firing = next(c.source for c in spiking.cells if grade_id(c) == "firing_rate")
+    if sandboxed:  # without a sandbox the vandal would really wreck the scratch course
+        vandal = VANDAL.format(course=str(course), repo=str(ROOT))
+        group["vandal"] = edit_cell(spiking, "firing_rate", source=vandal + "\n" + firing)
+    group["infinite_loop"] = edit_cell(spiking, "firing_rate",
+                                       source="while True:\n    pass\n\n" + firing)
+    group["syntax_error"] = edit_cell(spiking, "simulate", [("dt=0.001):", "dt=0.001)")])
+    text = nbformat.writes(spiking)
+    group["corrupted_json"] = text[: len(text) // 2]
+    basics = refs["pytorch_basics"]
+    students["pytorch_basics"]["stubborn_kernel"] = edit_cell(basics, "build_network",
+                                                              source=STUBBORN)
+    tampered = edit_cell(basics, "make_tensor",
+                         source="def make_tensor():\n    return torch.zeros(2, 2, 2)")
+    students["pytorch_basics"]["tampered"] = edit_cell(tampered, "make_tensor_values",
+                                                       source="pass")
+    students[LATE_ASSIGNMENT]["ontime"] = refs[LATE_ASSIGNMENT]
+    students[LATE_ASSIGNMENT]["late"] = refs[LATE_ASSIGNMENT]
+    return students
+
+
+def write_downloads(downloads: Path, assignment: str, students: dict) -> Optional[Path]:
+    """One folder <student>/ per student, except the reference, sent as <student>.zip, and
+    (the late-penalty class) ``late``: a zip whose entry claims 2020 (the student sets that
+    date: it counts for nothing). Returns the LMS export of submission times for the late
+    class (every student but ``ontime``, whose download's own time is used), else None."""
+    import datetime
+    import os
+    import zipfile
+
+    downloads.mkdir(parents=True, exist_ok=True)
+    for student, nb in students.items():
+        text = nb if isinstance(nb, str) else nbformat.writes(nb)
+        if student in ("reference", "late"):
+            with zipfile.ZipFile(downloads / f"{student}.zip", "w") as archive:
+                archive.writestr(zipfile.ZipInfo(f"work/{assignment}.ipynb", (2020, 1, 1, 0, 0, 0)),
+                                 text)
+        else:
+            folder = downloads / student
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
+    if "ontime" not in students:
+        return None
+    early = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=datetime.timezone.utc).timestamp()
+    os.utime(downloads / "ontime", (early, early))
+    times = downloads.parent / f"{assignment}_times.csv"
+    rows = [f"{s},{LATE_TIME if s == 'late' else ON_TIME}" for s in students if s != "ontime"]
+    times.write_text("student_id,submitted_at\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return times
+
+
+def per_cell_scores(course: Path, assignments=None) -> dict:
+    """{(student, assignment): {grade_id: (score, max_score)}} from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
+        for assignment in assignments or ASSIGNMENTS:
+            for student in gb.students:
+                try:
+                    nb = gb.find_submission_notebook(assignment, assignment, student.id)
+                except MissingEntry:
+                    continue
+                out[(student.id, assignment)] = {
+                    g.name: (float(g.score), float(g.max_score)) for g in nb.grades}
+    return out
+
+
+def gradebook_digest(course: Path, assignments=None) -> Dict[str, str]:
+    """{student: sha256 of everything the gradebook holds about them} (scores, comments,
+    late penalty, timestamp of every submission): what a grading run must never change for
+    a student it does not grade."""
+    import json
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
+        for student in gb.students:
+            record = []
+            for assignment in assignments or [a.name for a in gb.assignments]:
+                try:
+                    sub = gb.find_submission(assignment, student.id)
+                except MissingEntry:
+                    continue
+                record.append([assignment, str(sub.timestamp), sub.late_submission_penalty])
+                for nb in sub.notebooks:
+                    record += [[g.name, g.auto_score, g.manual_score, g.extra_credit]
+                               for g in sorted(nb.grades, key=lambda g: g.name)]
+                    record += [[c.name, c.auto_comment, c.manual_comment]
+                               for c in sorted(nb.comments, key=lambda c: c.name)]
+            out[student.id] = hashlib.sha256(json.dumps(record, default=str).encode()).hexdigest()
+    return out
+
+
+_SESSION: dict = {}
+
+
+def generated_course(tmp_path_factory) -> Path:
+    """The course regenerated from the Jupytext sources (source/*.ipynb, then release/ by
+    ``nbgrader generate_assignment``) in a scratch copy: once per test session. Tests that
+    grade work on copies of it (``copy_of_generated``), so this one stays as generated."""
+    import sys
+    import time
+
+    if "generated" not in _SESSION:
+        started = time.perf_counter()
+        base = tmp_path_factory.mktemp("generated")
+        root = build_sources.scratch_copy(base / "course", EXERCISES)
+        build_sources.build(root)
+        build_sources.generate_release(root)
+        _SESSION["generated"] = root
+        print(f"\ncourse generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return _SESSION["generated"]
+
+
+def copy_of_generated(tmp_path_factory, name: str) -> Path:
+    import shutil
+
+    root = generated_course(tmp_path_factory)
+    target = tmp_path_factory.mktemp(name) / "course"
+    shutil.copytree(root, target, symlinks=True)
+    return target
+
+
+def graded_class(tmp_path_factory):
+    """The class of ``class_of_submissions`` collected as ``make collect`` does, the late
+    class's due date set, graded in ONE ``make autograde`` run (exercises/grading.py: batches
+    of submissions in scratch courses, in parallel, each kernel in the sandbox), then
+    ``generate_feedback`` and ``export``: once per test session."""
+    import os
+    import sys
+    import time
+    from types import SimpleNamespace
+
+    if "graded" in _SESSION:
+        return _SESSION["graded"]
+    started = time.perf_counter()
+    timings = {}
+
+    def lap(what):
+        timings[what] = round(time.perf_counter() - started - sum(timings.values()), 1)
+
+    root = copy_of_generated(tmp_path_factory, "graded")
+    base = root.parent
+    lap("copy")
+    sandboxed = sandbox_available()
+    students = class_of_submissions(root, sandboxed)
+    collected = {}
+    for assignment, group in students.items():
+        downloads = base / "downloads" / assignment
+        times = write_downloads(downloads, assignment, group)
+        collected[assignment] = grading.collect(root, assignment, downloads, times)
+    assert grading.main(["--course", str(root), "duedate", LATE_ASSIGNMENT, DUE]) == 0
+    lap("collect")
+    protected = checksums(root, ("source", "release", "submitted"))
+    keys = ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE", "SNNLEARN_SANDBOX",
+            "SNNLEARN_LATE_PENALTY_PER_DAY")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(SNNLEARN_CELL_TIMEOUT=CELL_TIMEOUT, SNNLEARN_INTERRUPT_GRACE=INTERRUPT_GRACE,
+                      SNNLEARN_LATE_PENALTY_PER_DAY=LATE_PENALTY)
+    if not sandboxed:
+        os.environ["SNNLEARN_SANDBOX"] = "none"
+    try:
+        results = grading.autograde_class(root, ASSIGNMENTS, echo=False, progress=False,
+                                          batch=GRADING_BATCH)
+        lap("autograde")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    rcs = {a: int(not all(r["merged"] for (s, b), r in results.items() if b == a))
+           for a in ASSIGNMENTS}
+    after = checksums(root, ("source", "release", "submitted"))
+    rows = grading.build_report(root)
+    grading.write_report(root, rows)
+    for assignment in ASSIGNMENTS:
+        build_sources.nbgrader(root, "generate_feedback", assignment, "--force")
+    lap("feedback")
+    build_sources.nbgrader(root, "export", "--to", "grades.csv")
+    lap("export")
+    print(f"\nnbgrader workflow timings (s): {timings}", file=sys.stderr)
+    _SESSION["graded"] = SimpleNamespace(
+        timings=timings, protected=(protected, after), results=results, sandboxed=sandboxed,
+        root=root, students=students, autograde_rcs=rcs, collected=collected,
+        report={(r["student_id"], r["assignment"]): r for r in rows},
+        cells=per_cell_scores(root))
+    return _SESSION["graded"]
+
+
+def mistakes_catalog() -> Dict[str, Dict[str, Dict[str, "verdict.Verdict"]]]:
+    """{assignment: {"reference" or mistake: {grade_id: Verdict}}}: every assignment's
+    reference and catalogued mistakes, one learner process per assignment (two at a time),
+    judged by the grader's checks in this process. Once per test session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if "catalog" not in _SESSION:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {a: pool.submit(judge_catalog, a) for a in ASSIGNMENTS}
+            _SESSION["catalog"] = {a: f.result() for a, f in futures.items()}
+    return _SESSION["catalog"]
 
 
 def _main(argv=None) -> int:
@@ -238,4 +633,12 @@ def _main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--learner"]:  # judge_catalog's learner process
+        _assignment, _out, _seed, _names = sys.argv[2:6]
+        _cells = source_cells_md(_assignment)
+        _chosen = {n: MISTAKES[_assignment][n] for n in _names.split(",") if n}
+        learner_side(_assignment, _runs_of(_cells, _chosen), Path(_out), int(_seed))
+        raise SystemExit(0)
     raise SystemExit(_main())

@@ -8,28 +8,17 @@ SNNLEARN_REQUIRE_SANDBOX=1 (set by .ci/run) that is a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ROOT / "exercises"
+from paths import EXERCISES, ROOT, load_module
 
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_sb_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sandbox = load("sandbox")
-grading = load("grading")
+grading = load_module(EXERCISES / "grading.py")
+sandbox = grading.sandbox
 
 
 @pytest.fixture()
