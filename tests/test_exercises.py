@@ -342,6 +342,13 @@ def test_a_submission_cannot_touch_the_course(course):
 
 
 @pytest.mark.slow
+def test_collect_files_every_student(course):
+    for assignment, (stamps, report) in course.collected.items():
+        assert set(stamps) == set(course.students[assignment]), assignment
+        assert all("not in" in line and "times.csv" in line for line in report), report
+
+
+@pytest.mark.slow
 def test_report_has_grading_times(course):
     rows = [r for r in course.report.values() if r["status"] == "GRADED"]
     assert rows and all(float(r["seconds"]) > 0 for r in rows)
