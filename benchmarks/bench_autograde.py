@@ -17,7 +17,6 @@ speed-up smaller. The speed-up is bounded by the cores (2 cores: at most 2x).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import statistics
@@ -30,13 +29,6 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
-
-
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def class_of(course: Path, assignment: str, students: int, harness) -> dict:
@@ -81,9 +73,10 @@ def main(argv=None) -> int:
         parser.error(f"--students must be at least 8, not {args.students}")
     if any(j < 1 for j in args.jobs):
         parser.error(f"--jobs values must be 1 or more, not {args.jobs}")
-    build_sources = load(EXERCISES / "build_sources.py", "_bench_build_sources")
-    grading = load(EXERCISES / "grading.py", "_bench_grading")
-    harness = load(ROOT / "tests" / "test_exercises.py", "_bench_harness")
+    sys.path.insert(0, str(ROOT / "tests"))
+    import grading_helpers as harness  # the tests' helpers: one copy of the modules
+
+    build_sources, grading = harness.build_sources, harness.grading
     with tempfile.TemporaryDirectory(prefix="snnlearn-bench-") as tmp:
         base = Path(tmp)
         submissions = class_of(EXERCISES, args.assignment, args.students, harness)

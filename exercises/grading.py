@@ -132,7 +132,8 @@ def record_in_gradebook(course: Path, assignment: str, echo: bool = True,
 
 
 # Files a scratch course needs: the configuration and what it imports.
-COURSE_FILES = ("nbgrader_config.py", "sandbox.py", "verdict.py", "safe_files.py")
+COURSE_FILES = ("nbgrader_config.py", "sandbox.py", "verdict.py", "safe_files.py",
+                "kernel_cgroup.py")
 
 
 def make_template(course: Path, assignment: str, scratch_root: Path) -> Path:

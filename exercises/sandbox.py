@@ -50,6 +50,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_cgroup  # noqa: E402  (one memory/process budget per kernel's process tree)
 import safe_files  # noqa: E402  (copies that never follow the learner's links)
 import verdict  # noqa: E402  (the checks, run here on the kernel's plain data)
 
@@ -300,6 +301,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.ip = str(self.ipc_dir / "kernel")
         self.connection_file = str(self.ipc_dir / "connection.json")
         self.status_file = self.ipc_dir / "exit_status"
+        self.cgroup: Optional[kernel_cgroup.KernelCgroup] = None
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -311,7 +313,14 @@ class SandboxKernelManager(AsyncKernelManager):
         # What the kernel writes to its raw stdout/stderr never reaches the grader.
         self._launch_args["stdout"] = subprocess.DEVNULL
         self._launch_args["stderr"] = subprocess.DEVNULL
-        return bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid)
+        command = bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid)
+        # As root (cgroup v1): the kernel's whole process tree in a memory and a pids cgroup
+        # of its own, so children and /dev/shm count in one budget per submission.
+        lim = limits()
+        if self.cgroup is None:
+            self.cgroup = kernel_cgroup.KernelCgroup.make(self.ipc_dir.name, lim["memory_bytes"],
+                                                          lim["processes"])
+        return self.cgroup.wrap(command) if self.cgroup is not None else command
 
     async def interrupt_kernel(self):
         # A signal would reach bwrap, not the kernel: ask the kernel to interrupt itself.
@@ -321,11 +330,12 @@ class SandboxKernelManager(AsyncKernelManager):
             self.session.send(self._control_socket, msg)
 
     def exit_reason(self) -> Optional[str]:
+        hit = self.cgroup.limit_hit() if self.cgroup is not None else None
         try:
             status = int(self.status_file.read_text().strip())
         except (OSError, ValueError):
-            return None
-        return describe_exit(status, limits())
+            return hit
+        return hit or describe_exit(status, limits())
 
     async def cleanup_resources(self, restart: bool = False) -> None:
         reason = self.exit_reason()
@@ -333,6 +343,9 @@ class SandboxKernelManager(AsyncKernelManager):
             record_run(SnnlearnExecute.current_notebook_folder, limit=reason)
         await super().cleanup_resources(restart=restart)
         if not restart:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+                self.cgroup = None
             shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
 
@@ -642,9 +655,12 @@ class SnnlearnExecute(Execute):
                                  str(errors[-1].get("evalue", ""))[:2000]) if errors else None)
                 result = grader.judge(by_index[index], self._results.get(index + 1, {}),
                                       kernel_error)
-                cell.outputs = [] if result.passed else [NotebookNode(
-                    output_type="error", ename=result.ename, evalue=result.evalue,
-                    traceback=[f"{result.ename}: {result.evalue}"])]
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout",
+                                             text=result.stdout)] if result.stdout else []
+                if not result.passed:
+                    cell.outputs.append(NotebookNode(
+                        output_type="error", ename=result.ename, evalue=result.evalue,
+                        traceback=[f"{result.ename}: {result.evalue}"]))
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})

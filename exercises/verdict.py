@@ -45,6 +45,8 @@ SEED_NAME = "_grading_seed"
 EMIT_NAME = "_snnlearn_emit"
 # The most bytes of results one test cell may send (decoded arrays); more fails the cell.
 RESULT_BYTES = 32 * 2**20
+# The most characters a cell's checks may print (the grader's own text, shown as its output).
+CHECK_OUTPUT_CHARS = 4000
 
 
 # --- parsing test cells ------------------------------------------------------------------
@@ -402,6 +404,7 @@ class Verdict:
     passed: bool
     ename: str = ""
     evalue: str = ""
+    stdout: str = ""  # what the checks printed (the grader's own text, capped)
 
 
 class Grader:
@@ -426,6 +429,17 @@ class Grader:
         if self.setup_error:
             return Verdict(test.grade_id, False, "GradingError",
                            f"the grader's set-up failed ({self.setup_error[:300]})")
+        import contextlib
+        import io
+
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            result = self._judge(test, results, kernel_error)
+        result.stdout = printed.getvalue()[:CHECK_OUTPUT_CHARS]
+        return result
+
+    def _judge(self, test: TestCell, results: Dict[int, dict],
+               kernel_error: Optional[Tuple[str, str]]) -> Verdict:
         decoder = Decoder()
         for k, segment in enumerate(test.segments):
             label = f"<test {test.grade_id}>"

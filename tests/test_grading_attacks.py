@@ -14,10 +14,8 @@ answer) is in book/instructor_guide.md, "Threat model".
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import os
-import shutil
 import sys
 import tarfile
 import time
@@ -28,25 +26,11 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-pytestmark = pytest.mark.slow
+from grading_helpers import (WRONG_LIF, copy_of_generated, edit_cell, grade_id, gradebook_digest,
+                             grading, per_cell_scores, reference_submission)
 
-ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ROOT / "exercises"
 A = "spiking_neurons"
-
-
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_sources = load(EXERCISES / "build_sources.py", "_attack_build_sources")
-grading = load(EXERCISES / "grading.py", "_attack_grading")
-harness = load(ROOT / "tests" / "test_exercises.py", "_attack_harness")
-
-WRONG = harness.WRONG_LIF
+WRONG = WRONG_LIF
 # Kernel-side attacks: code put before the same wrong lif_step.
 KERNEL_ATTACKS = {
     # Replace its own notebook (and plant links) so that the grader, outside the sandbox,
@@ -137,16 +121,14 @@ def honest_grades(root: Path, student: str) -> dict:
 
 
 def notebook_with(reference, code: str):
-    return harness.edit_cell(reference, "lif_step", source=code + WRONG)
+    return edit_cell(reference, "lif_step", source=code + WRONG)
 
 
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory) -> SimpleNamespace:
-    base = tmp_path_factory.mktemp("attacks")
-    root = build_sources.scratch_copy(base / "course", EXERCISES)
-    build_sources.build(root, [A])
-    build_sources.generate_release(root, [A])
-    reference = harness.reference_submission(root, A)
+    root = copy_of_generated(tmp_path_factory, "attacks")
+    base = root.parent
+    reference = reference_submission(root, A)
     text = nbformat.writes(reference)
     saved = {k: os.environ.get(k) for k in ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE",
                                             "SNNLEARN_NOTEBOOK_TIMEOUT")}
@@ -162,13 +144,14 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
         protected = ("source", "release", "submitted/honest", "autograded/honest")
         before = tree_sums(root, protected)
         grades_before = honest_grades(root, "honest")
+        gradebook_before = gradebook_digest(root)
 
         # 2. The attacks, collected beside a second honest student.
         downloads = base / "downloads"
         downloads.mkdir()
         with zipfile.ZipFile(downloads / "beside.zip", "w") as zipped:
             zipped.writestr(f"work/{A}.ipynb", text)
-        wrong = nbformat.writes(harness.edit_cell(reference, "lif_step", source=WRONG))
+        wrong = nbformat.writes(edit_cell(reference, "lif_step", source=WRONG))
         (downloads / "wrong").mkdir()
         (downloads / "wrong" / f"{A}.ipynb").write_text(wrong, encoding="utf-8")
         # A tar whose members climb out, are absolute, or link to the course's files.
@@ -191,7 +174,7 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
             nb = notebook_with(reference, code.replace("{course!r}", repr(str(root))))
             (downloads / name / f"{A}.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
         # Added cells that each sleep: the notebook's wall clock, not one cell's, stops them.
-        sleepy = harness.edit_cell(reference, "lif_step", source=WRONG)
+        sleepy = edit_cell(reference, "lif_step", source=WRONG)
         for k in range(6):
             sleepy.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(28)  # {k}"))
         (downloads / "sleeps").mkdir()
@@ -219,10 +202,11 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
             else:
                 os.environ[key] = value
     rows = {r["student_id"]: r for r in grading.build_report(root, [A])}
-    cells = harness.per_cell_scores(root)
+    cells = per_cell_scores(root, [A])
     print(f"\nattack class graded in {seconds:.0f} s", file=sys.stderr)
     return SimpleNamespace(root=root, before=before, after=tree_sums(root, protected),
                            grades_before=grades_before, grades_after=honest_grades(root, "honest"),
+                           gradebook_before=gradebook_before, gradebook_after=gradebook_digest(root),
                            rows=rows, cells=cells, stamps=stamps, collect_report=collect_report,
                            results=results, base=base)
 
@@ -232,14 +216,21 @@ def score(attacked, student) -> float:
     return float(row["score"]) if row["status"] == "GRADED" else 0.0
 
 
+@pytest.mark.slow
 def test_honest_students_keep_full_marks_and_nothing_of_theirs_changes(attacked):
     assert attacked.before == attacked.after
     assert attacked.grades_before == attacked.grades_after
+    # Everything the gradebook held before the attacks' run, for every student in it (not
+    # only the honest student's grades), is unchanged after it.
+    assert attacked.gradebook_before and set(attacked.gradebook_before) <= set(attacked.gradebook_after)
+    for student, digest in attacked.gradebook_before.items():
+        assert attacked.gradebook_after[student] == digest, student
     for student in ("honest", "beside"):
         row = attacked.rows[student]
         assert row["status"] == "GRADED" and float(row["score"]) == float(row["max_score"]), row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(KERNEL_ATTACKS) + ["sleeps"])
 def test_kernel_attacks_gain_nothing(attacked, attack):
     wrong = score(attacked, "wrong")
@@ -249,6 +240,7 @@ def test_kernel_attacks_gain_nothing(attacked, attack):
     assert all(mine.get(g, (0, 0))[0] <= honest[g][0] for g in honest), (mine, honest)
 
 
+@pytest.mark.slow
 def test_the_kernel_never_writes_through_its_links(attacked):
     graded = attacked.root / "autograded" / "relinks_its_notebook" / A
     assert not any(p.is_symlink() for p in graded.rglob("*"))
@@ -256,6 +248,7 @@ def test_the_kernel_never_writes_through_its_links(attacked):
     nbformat.read(graded / f"{A}.ipynb", 4)  # the graded notebook, not the gradebook
 
 
+@pytest.mark.slow
 def test_hidden_checks_never_reach_the_kernel(attacked):
     nb = nbformat.read(attacked.root / "autograded" / "leaks_hidden_tests" / A / f"{A}.ipynb", 4)
     shown = "".join(str(o.get("text", "")) + str(o.get("evalue", ""))
@@ -271,21 +264,23 @@ def test_hidden_checks_never_reach_the_kernel(attacked):
         assert line not in shown, line
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_hits_only_its_own_process_limit(attacked):
     """It runs out of its own processes (its kernel may die of it: FAILED, 0 points); the
     honest student graded beside it keeps full marks (the test above)."""
     row = attacked.rows["fork_bomb"]
     if row["status"] == "GRADED":
         nb = nbformat.read(attacked.root / "autograded" / "fork_bomb" / A / f"{A}.ipynb", 4)
-        (cell,) = [c for c in nb.cells if harness.grade_id(c) == "lif_step"]
+        (cell,) = [c for c in nb.cells if grade_id(c) == "lif_step"]
         assert "forked" in "".join(str(o.get("text", "")) for o in cell.outputs)
     else:
         assert row["status"] == "FAILED" and row["notes"], row
 
 
+@pytest.mark.slow
 def test_shared_memory_and_the_scratch_folder_are_capped(attacked):
     nb = nbformat.read(attacked.root / "autograded" / "fills_shm_and_disk" / A / f"{A}.ipynb", 4)
-    (cell,) = [c for c in nb.cells if harness.grade_id(c) == "lif_step"]
+    (cell,) = [c for c in nb.cells if grade_id(c) == "lif_step"]
     text = "".join(str(o.get("text", "")) for o in cell.outputs)
     assert "MiB written" in text, cell.outputs
     written = eval(text.split("MiB written", 1)[1].strip().split("\n")[0])  # a dict literal
@@ -295,11 +290,13 @@ def test_shared_memory_and_the_scratch_folder_are_capped(attacked):
     assert kept < 2**20
 
 
+@pytest.mark.slow
 def test_a_notebook_past_its_wall_clock_fails_with_the_reason(attacked):
     row = attacked.rows["sleeps"]
     assert row["status"] == "FAILED" and "wall-clock budget" in row["notes"], row
 
 
+@pytest.mark.slow
 def test_collect_skips_bad_members_and_files_the_rest(attacked):
     report = "\n".join(attacked.collect_report)
     assert "climbs_out: skipped '../../escaped.txt'" in report
@@ -318,6 +315,7 @@ def test_collect_skips_bad_members_and_files_the_rest(attacked):
     ("folder_like", f"skipped {A}.ipynb: a folder named like a file"),
     ("linked_folder", "could not be read as a folder"),
 ])
+@pytest.mark.slow
 def test_links_and_odd_files_in_submitted_are_refused_at_grade_time(attacked, student, why):
     row = attacked.rows[student]
     assert why in row["notes"], row

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import tarfile
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "exercises"))
-import safe_files  # noqa: E402
+from paths import EXERCISES, load_module
+
+safe_files = load_module(EXERCISES / "safe_files.py")
 
 
 def test_copy_tree_copies_regular_files_only(tmp_path):

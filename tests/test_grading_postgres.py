@@ -19,20 +19,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-# The slow tier (``make test-fast`` leaves it out): it runs nbgrader.
-pytestmark = pytest.mark.slow
+from grading_helpers import build_sources, grading, reference_submission
+from paths import EXERCISES
 
-ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ROOT / "exercises"
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1:] if Path(
     "/usr/lib/postgresql").is_dir() else []
-
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_pg_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def missing_postgres() -> str:
@@ -93,19 +84,11 @@ def postgres(tmp_path_factory):
             shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_autograde_into_a_postgresql_gradebook(postgres, tmp_path, monkeypatch):
-    build_sources, grading = load("build_sources"), load("grading")
     course = build_sources.scratch_copy(tmp_path / "course", EXERCISES)
     assignment = "pytorch_basics"
-    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", 4)
-    release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
-    solutions = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in release.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            cell.source = "\n".join(line for line in solutions[grade_id].split("\n")
-                                    if "### " not in line)
+    release = reference_submission(course, assignment)
     untouched = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
     for student, nb in (("ada", release), ("bob", untouched)):
         folder = course / "submitted" / student / assignment

@@ -8,28 +8,17 @@ SNNLEARN_REQUIRE_SANDBOX=1 (set by .ci/run) that is a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ROOT / "exercises"
+from paths import EXERCISES, ROOT, load_module
 
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_sb_{name}", EXERCISES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sandbox = load("sandbox")
-grading = load("grading")
+grading = load_module(EXERCISES / "grading.py")
+sandbox = grading.sandbox
 
 
 @pytest.fixture()
@@ -164,3 +153,63 @@ def test_bad_settings_name_the_variable(monkeypatch):
     monkeypatch.setenv("SNNLEARN_SANDBOX", "docker")
     with pytest.raises(ValueError, match="SNNLEARN_SANDBOX"):
         sandbox.sandbox_mode()
+
+
+kernel_cgroup = load_module(EXERCISES / "kernel_cgroup.py")
+
+
+@pytest.fixture()
+def tree_jail(jail, monkeypatch):
+    """jail, with the kernel's process tree in a cgroup of its own (root, cgroup v1 only)."""
+    if not kernel_cgroup.available():
+        pytest.skip("per-kernel cgroups need root and cgroup v1 memory/pids controllers")
+    made = []
+
+    def run(code: str, memory_mb: int, processes: int = 64):
+        group = kernel_cgroup.KernelCgroup.make(f"test-{os.getpid()}-{len(made)}",
+                                                memory_mb * 2**20, processes)
+        assert group is not None
+        made.append(group)
+        command = group.wrap(sandbox.bwrap_command([sys.executable, "-c", code], jail.work,
+                                                   jail.ipc, jail.ipc / "status"))
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        return result, group
+
+    yield run
+    for group in made:
+        group.remove()
+        assert not group.memory.exists() and not group.pids.exists()
+
+
+def test_memory_of_the_whole_process_tree_is_one_budget(tree_jail, monkeypatch):
+    """Three forked children of 200 MiB each stay under the per-process limit (512 MiB of
+    address space) but not under the tree's 384 MiB: the tree's out-of-memory killer stops
+    one of them, and the report names the tree's limit."""
+    monkeypatch.setenv("SNNLEARN_MEMORY_LIMIT_MB", "512")
+    code = ("import os, time\nkids = []\nfor _ in range(3):\n    pid = os.fork()\n"
+            "    if pid == 0:\n        block = bytearray(200 * 2**20)\n        time.sleep(3)\n"
+            "        os._exit(0)\n    kids.append(pid)\n"
+            "print('statuses', [os.waitpid(k, 0)[1] for k in kids], flush=True)\n")
+    result, group = tree_jail(code, memory_mb=384)
+    assert group.limit_hit() and "memory limit of the kernel's process tree" in group.limit_hit()
+    assert "statuses" not in result.stdout or "9" in result.stdout, result.stdout
+
+
+def test_shared_memory_counts_in_the_tree_budget(tree_jail, monkeypatch):
+    """/dev/shm (here allowed 1 GiB by its own cap) is charged to the tree's 256 MiB."""
+    monkeypatch.setenv("SNNLEARN_SHM_LIMIT_MB", "1024")
+    code = ("n = 0\ntry:\n    for k in range(16):\n"
+            "        open(f'/dev/shm/hog{k}', 'wb').write(b'x' * 2**25)\n        n += 1\n"
+            "except OSError:\n    pass\nprint('MiB', n * 32, flush=True)\n")
+    result, group = tree_jail(code, memory_mb=256)
+    written = int(result.stdout.split("MiB", 1)[1]) if "MiB" in result.stdout else 0
+    assert written < 256 and group.limit_hit(), (written, result.returncode)
+
+
+def test_a_kernel_outside_its_cgroup_never_starts(tmp_path):
+    """The shell that joins the cgroups exits (125) instead of running the command when it
+    cannot join one."""
+    command = kernel_cgroup.KernelCgroup.wrap_command([str(tmp_path / "no" / "procs")],
+                                                      ["/bin/echo", "ran"])
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 125 and "ran" not in result.stdout

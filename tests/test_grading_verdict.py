@@ -5,19 +5,13 @@ checks of every converted assignment."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = ROOT / "exercises"
-sys.path.insert(0, str(EXERCISES))
-import verdict  # noqa: E402
+from grading_helpers import ASSIGNMENTS, source_cells_md, verdict
 
 
 def kernel_encoder():
@@ -133,14 +127,7 @@ def test_the_grader_judges_from_data_alone():
     assert not died.passed and died.ename == "NameError"
 
 
-def _source_cells(assignment):
-    import jupytext
-
-    return jupytext.read(EXERCISES / "source" / assignment / f"{assignment}.md").cells
-
-
-ASSIGNMENTS = sorted(p.parent.name for p in (EXERCISES / "source").glob("*/*.md")
-                     if p.stem == p.parent.name)
+_source_cells = source_cells_md
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -148,8 +135,12 @@ def test_marked_test_cells_never_check_with_learner_code(assignment):
     assert verdict.lint(_source_cells(assignment)) == []
 
 
-def test_spiking_neurons_is_judged_outside_the_kernel():
-    """Every test cell of spiking_neurons has its checks outside the learner's kernel."""
-    cells = _source_cells("spiking_neurons")
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_assignment_is_judged_outside_the_kernel(assignment):
+    """Every test cell of every assignment has its checks outside the learner's kernel: no
+    verdict is made in the learner's process."""
+    cells = _source_cells(assignment)
     tests = [c for c in cells if verdict.is_test_cell(c)]
-    assert tests and all(verdict.is_marked(c.source) for c in tests)
+    assert tests and all(verdict.is_marked(c.source) for c in tests), [
+        c.metadata["nbgrader"]["grade_id"] for c in tests if not verdict.is_marked(c.source)]
+    assert all(any(s.kind == "check" for s in verdict.split_cell(c.source)) for c in tests)

@@ -1,7 +1,9 @@
 """Typical mistakes in the recurrent_snns assignment, as edits of the reference solution.
 
-Each must lose points in the test cell `caught_by`, whose feedback contains `feedback`
-(see ASSIGNMENTS.md: "Typical mistakes as data").
+Each entry edits one solution cell of the reference (``cell``: ``edits`` [(old, new)] or a
+whole new ``source``); the submission must fail the test cell ``caught_by`` with a message
+that contains ``feedback`` (tests/test_exercises.py, judged by tests/grading_helpers.py's
+``judge_catalog``).
 """
 
 MISTAKES = {

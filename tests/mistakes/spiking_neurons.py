@@ -1,4 +1,10 @@
-"""Typical mistakes in the spiking_neurons assignment (format: ASSIGNMENTS.md)."""
+"""Typical mistakes in the spiking_neurons assignment, as edits of the reference solution.
+
+Each entry edits one solution cell of the reference (``cell``: ``edits`` [(old, new)] or a
+whole new ``source``); the submission must fail the test cell ``caught_by`` with a message
+that contains ``feedback`` (tests/test_exercises.py, judged by tests/grading_helpers.py's
+``judge_catalog``).
+"""
 
 MISTAKES = {
     'no_reset': dict(

@@ -1,0 +1,67 @@
+"""`make autograde` as an ordinary user: a user created for the test (no home, no groups)
+runs the Makefile's target on a scratch repository (the Makefile, a link to this .venv, and
+a generated course with one submission it owns) and grades it, each kernel in the sandbox,
+as it would as root. Needs root to create the user; skipped otherwise (with one line).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading_helpers import copy_of_generated, reference_submission
+from paths import ROOT
+
+USER = "snnlearn-grader-test"
+ASSIGNMENT = "pytorch_basics"
+
+
+def make_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        USER], check=True, capture_output=True)
+        return pwd.getpwnam(USER)
+
+
+@pytest.mark.slow
+def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
+    if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+        pytest.skip("creating a user for the test needs root (useradd, runuser)")
+    user = make_user()
+    course = copy_of_generated(tmp_path_factory, "unprivileged")
+    folder = course / "submitted" / "ada" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(reference_submission(course, ASSIGNMENT), folder / f"{ASSIGNMENT}.ipynb")
+    # Not under pytest's folder (0700 for root): the user must be able to reach it.
+    repo = Path(tempfile.mkdtemp(prefix="snnlearn-unprivileged-"))
+    try:
+        os.chmod(repo, 0o755)
+        shutil.copy(ROOT / "Makefile", repo / "Makefile")
+        os.symlink(ROOT / ".venv", repo / ".venv")
+        shutil.copytree(course, repo / "exercises", symlinks=True)
+        for path in [repo, *(repo / "exercises").rglob("*"), repo / "exercises"]:
+            os.lchown(path, user.pw_uid, user.pw_gid)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo),
+               "LANG": "C.UTF-8", "SNNLEARN_CELL_TIMEOUT": "60"}
+        # -o: the .venv is installed already (its stamp would look older than the copies).
+        result = subprocess.run(
+            ["runuser", "-u", USER, "--", "make", "-C", str(repo), "-o", ".venv/.dev-installed",
+             "autograde", f"ASSIGNMENT={ASSIGNMENT}", "JOBS=1"],
+            capture_output=True, text=True, env=env, timeout=900)
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out[-3000:]
+        assert re.search(r"ada\s+GRADED\s+(\d+(?:\.\d+)?)/\1\b", out), out[-3000:]
+        graded = repo / "exercises" / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        assert graded.stat().st_uid == user.pw_uid  # written by the user, not by root
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
