@@ -157,7 +157,9 @@ def hidden_paths() -> List[Path]:
     unique: List[Path] = []
     for path in paths:
         path = path.resolve()
-        if path != Path("/") and path not in unique:
+        # A folder that does not exist has nothing to hide (a grading account's home may
+        # not exist; bwrap could not make its mount point on the read-only root).
+        if path != Path("/") and path not in unique and path.is_dir():
             unique.append(path)
     return sorted(unique, key=lambda p: len(p.parts))
 
@@ -187,6 +189,18 @@ def threads_of(uid: int) -> int:
         if fields.get("Uid", "").split()[:1] == [str(uid)]:
             count += int(fields.get("Threads", "1").strip() or 1)
     return count
+
+
+def sandbox_interpreter() -> str:
+    """This Python's path as the sandbox sees it: the environment's folder resolved (a
+    ``.venv`` that is a link to an environment elsewhere lies in a hidden folder; what comes
+    back read-only is the resolved environment, :func:`exposed_paths`), the interpreter's own
+    name inside it kept (a virtual environment's python is known by its path)."""
+    prefix, executable = Path(sys.prefix), Path(sys.executable)
+    try:
+        return str(prefix.resolve() / executable.relative_to(prefix))
+    except ValueError:
+        return str(executable)
 
 
 def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
@@ -229,7 +243,7 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
         if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
             args += ["--ro-bind", str(workdir / entry), str(workdir / entry)]
     args += ["--chdir", str(workdir), "--clearenv",
-             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
+             "--setenv", "PATH", f"{Path(sandbox_interpreter()).parent}:/usr/bin:/bin",
              "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
              "--setenv", "LANG", "C.UTF-8", "--setenv", "MPLBACKEND", "Agg",
              "--setenv", "OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1")]
@@ -248,6 +262,8 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
         args += ["--cap-drop", "ALL", "--"]
     # A shell inside records the kernel's exit status (a signal says which limit hit).
     script = '"$@"; echo $? > "$STATUS_FILE"'
+    kernel_cmd = [sandbox_interpreter() if part == sys.executable else part
+                  for part in kernel_cmd]
     return args + ["env", f"STATUS_FILE={status_file}", "/bin/sh", "-c", script, "sh",
                    *limit, *kernel_cmd]
 

@@ -2,6 +2,11 @@
 runs the Makefile's target on a scratch repository (the Makefile, a link to this .venv, and
 a generated course with one submission it owns) and grades it, each kernel in the sandbox,
 as it would as root. Needs root to create the user; skipped otherwise (with one line).
+
+The course's interpreter must be one the grading user can run: a Python installed under
+root's home (pyenv in /root, mode 0700, as on the CI machines) is not. An instructor installs
+Python where the grading user can reach it; this test instead lets the user traverse (o+x,
+no listing) the folders above the interpreter for its duration, and restores their modes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,15 @@ USER = "snnlearn-grader-test"
 ASSIGNMENT = "pytorch_basics"
 
 
+def interpreter_folders_closed_to_others(python: Path) -> list:
+    """The folders above ``python`` (its real path) that other users cannot traverse."""
+    closed = []
+    for folder in Path(os.path.realpath(python)).parents:
+        if not os.stat(folder).st_mode & 0o001:
+            closed.append(folder)
+    return closed
+
+
 def make_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(USER)
@@ -44,7 +58,11 @@ def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
     nbformat.write(reference_submission(course, ASSIGNMENT), folder / f"{ASSIGNMENT}.ipynb")
     # Not under pytest's folder (0700 for root): the user must be able to reach it.
     repo = Path(tempfile.mkdtemp(prefix="snnlearn-unprivileged-"))
+    opened = {folder: os.stat(folder).st_mode & 0o7777
+              for folder in interpreter_folders_closed_to_others(ROOT / ".venv" / "bin" / "python")}
     try:
+        for folder, mode in opened.items():
+            os.chmod(folder, mode | 0o001)
         os.chmod(repo, 0o755)
         shutil.copy(ROOT / "Makefile", repo / "Makefile")
         os.symlink(ROOT / ".venv", repo / ".venv")
@@ -64,4 +82,6 @@ def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
         graded = repo / "exercises" / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         assert graded.stat().st_uid == user.pw_uid  # written by the user, not by root
     finally:
+        for folder, mode in opened.items():
+            os.chmod(folder, mode)
         shutil.rmtree(repo, ignore_errors=True)
