@@ -16,6 +16,13 @@ of the layer can skip, so that a target ratio can be checked against what is pos
   max over time, cross-entropy and Adam): the part of the step that does not depend on the
   neuron implementation, against the step with Norse's neurons.
 
+Each table also times the stages of the whole call one by one (the module's parameters, the
+path choice, the kernel arguments, the state set-up, the autograd wrapper with its
+allocation; the recurrent layer's output allocation, weight transpose, and its projection
+on PyTorch's threads and on the caller's thread), and ends with the whole call over its
+floor: essentials plus an empty layer call (LIF), the projection and the recurrence both
+after a Norse call (recurrent), the step with identity neurons (training).
+
 Medians in microseconds; ratios measured in this run. Never asserts on time.
 
     python benchmarks/bench_floors.py [--runs 101]
@@ -31,8 +38,9 @@ from typing import Callable, Dict
 import torch
 
 import snnlearn
-from snnlearn._compiled import _lif, _lif_recurrent
-from snnlearn._compiled.lif_autograd import _scalars
+from snnlearn import backend
+from snnlearn._compiled import _lif, _lif_recurrent, lif_autograd
+from snnlearn._compiled.kernel_args import kernel_args
 
 DT = 0.001
 
@@ -49,6 +57,21 @@ def median_after(before: Callable[[], object], call: Callable[[], object], runs:
     return statistics.median(times)
 
 
+def print_table(title: str, rows: Dict[str, float], reference: str, unit: float = 1e6,
+                unit_name: str = "µs") -> None:
+    """Rows of medians (seconds) with the reference's time over each."""
+    print(f"\n## {title}\n")
+    print(f"| {'what':<52} | {unit_name:>8} | {'Norse / this':>12} |")
+    print(f"|{'-' * 54}|{'-' * 10}|{'-' * 14}|")
+    for name, seconds in rows.items():
+        print(f"| {name:<52} | {seconds * unit:>8.1f} | {rows[reference] / seconds:>11.1f}× |")
+
+
+def print_whole_over_floor(whole: float, floor: float, what: str) -> None:
+    print(f"\n| whole call | floor ({what}) | whole ÷ floor |\n|---|---|---|\n"
+          f"| {whole * 1e6:.1f} µs | {floor * 1e6:.1f} µs | **{whole / floor:.2f}×** |")
+
+
 def lif_small(runs: int) -> None:
     import norse.torch as norse
 
@@ -56,15 +79,17 @@ def lif_small(runs: int) -> None:
     torch.manual_seed(0)
     xs, other = torch.rand(T, B, N) * 0.6, torch.rand(T, B, N) * 0.6
     norse_layer, layer = norse.LIF(dt=DT), snnlearn.LIF()
-    scalars = _scalars(layer.p, DT)
+    p = layer.p
+    args = kernel_args(p, DT)
+    threads = torch.get_num_threads()
     kept: Dict[str, torch.Tensor] = {}
 
     def essentials():  # what any fused implementation must do: allocate, view, compute
         z = torch.empty_like(xs)
         state = xs.new_empty((2, B, N))
         array = state.numpy()
-        _lif.forward(xs.numpy(), array[0], array[1], z.numpy(), None, steps=T, v_leak=0.0,
-                     from_rest=True, **scalars)
+        _lif.forward(xs.numpy(), array[0], array[1], z.numpy(), None, steps=T,
+                     v_leak=args.v_leak, from_rest=True, threads=threads, **args.numbers)
         kept["z"] = z
 
     z, state = torch.empty_like(xs), torch.empty(2, B, N)
@@ -77,7 +102,7 @@ def lif_small(runs: int) -> None:
 
     def kernel_only():
         _lif.forward(xs.numpy(), state[0].numpy(), state[1].numpy(), z.numpy(), None, steps=T,
-                     v_leak=0.0, from_rest=True, **scalars)
+                     v_leak=args.v_leak, from_rest=True, threads=threads, **args.numbers)
 
     with torch.no_grad():
         after_norse = lambda: norse_layer(other)  # noqa: E731
@@ -85,24 +110,30 @@ def lif_small(runs: int) -> None:
             "Norse LIF (after another Norse call)": median_after(after_norse,
                                                                  lambda: norse_layer(xs), runs),
             "snnlearn.LIF (whole call)": median_after(after_norse, lambda: layer(xs), runs),
+            "stage: layer.p (the module's parameters)": median_after(
+                after_norse, lambda: layer.p, runs),
+            "stage: path choice (backend._direct)": median_after(
+                after_norse, lambda: backend._direct(xs, p, DT, 1), runs),
+            "stage: kernel arguments (kernel_args)": median_after(
+                after_norse, lambda: kernel_args(p, DT), runs),
+            "stage: state set-up (working_state)": median_after(
+                after_norse, lambda: lif_autograd.working_state(xs, None, None), runs),
+            "stage: backend.lif_sequence (no module)": median_after(
+                after_norse, lambda: backend.lif_sequence(xs, None, p, DT), runs),
+            "stage: lif_sequence_c (allocate + kernel)": median_after(
+                after_norse, lambda: lif_autograd.lif_sequence_c(xs, None, None, p, DT), runs),
             "essentials: allocate, views, C kernel": median_after(after_norse, essentials, runs),
             "C kernel alone (buffers made before)": median_after(after_norse, kernel_only, runs),
             "C kernel alone, warm (back to back)": median_after(kernel_only, kernel_only, runs),
             "an nn.Module whose forward returns x": median_after(after_norse,
                                                                  lambda: empty_layer(xs), runs),
         }
-    norse_time = rows["Norse LIF (after another Norse call)"]
-    print(f"\n## LIF small {T}x{B}x{N}, forward, each call right after a Norse LIF call "
-          f"(median of {runs})\n")
-    print(f"| {'what':<40} | {'µs':>8} | {'Norse / this':>12} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
-    for name, seconds in rows.items():
-        print(f"| {name:<40} | {seconds * 1e6:>8.1f} | {norse_time / seconds:>11.1f}× |")
+    print_table(f"LIF small {T}x{B}x{N}, forward, each call right after a Norse LIF call "
+                f"(median of {runs})", rows, "Norse LIF (after another Norse call)")
     floor = (rows["essentials: allocate, views, C kernel"]
              + rows["an nn.Module whose forward returns x"])
-    print(f"\nA 100× target means {norse_time / 100 * 1e6:.1f} µs per call; the essentials "
-          f"plus an empty layer call take {floor * 1e6:.1f} µs ({norse_time / floor:.0f}× "
-          f"Norse).")
+    print_whole_over_floor(rows["snnlearn.LIF (whole call)"], floor,
+                           "essentials + an empty layer call")
 
 
 def recurrent(runs: int) -> None:
@@ -114,20 +145,28 @@ def recurrent(runs: int) -> None:
     layer = snnlearn.LIFRecurrent(I, H)
     norse_layer = norse.LIFRecurrent(I, H, dt=DT)
     p = layer.p
+    args = kernel_args(p, DT)
     w_in = layer.input_weights.detach()
-    w_rec_t = layer.recurrent_weights.detach().t().contiguous()
+    w_rec = layer.recurrent_weights.detach()
+    w_rec_t = w_rec.t().contiguous()
     xp = torch.nn.functional.linear(xs, w_in).reshape(T, B, H).contiguous()
     z, v, i = torch.empty_like(xp), torch.zeros(B, H), torch.zeros(B, H)
+    threads = torch.get_num_threads()
 
     def projection():
         return torch.nn.functional.linear(xs, w_in)
 
+    def projection_one_thread():
+        torch.set_num_threads(1)
+        try:
+            return torch.nn.functional.linear(xs, w_in)
+        finally:
+            torch.set_num_threads(threads)
+
     def kernel():
         _lif_recurrent.forward(
             xp.numpy(), w_rec_t.numpy(), v.numpy(), i.numpy(), z.numpy(), None, steps=T,
-            batch=B, hidden=H, dt=DT, tau_syn_inv=float(p.tau_syn_inv),
-            tau_mem_inv=float(p.tau_mem_inv), v_leak=float(p.v_leak), v_th=float(p.v_th),
-            v_reset=float(p.v_reset), threads=torch.get_num_threads())
+            batch=B, hidden=H, v_leak=args.v_leak, threads=threads, **args.numbers)
 
     def rest():  # the kernel updates v, i in place: start every timed call from rest
         v.zero_()
@@ -139,22 +178,29 @@ def recurrent(runs: int) -> None:
             "Norse LIFRecurrent": median_after(after_norse, after_norse, runs),
             "snnlearn.LIFRecurrent (whole call)": median_after(after_norse,
                                                                lambda: layer(xs), runs),
+            "stage: backend.lif_recurrent_sequence (no module)": median_after(
+                after_norse, lambda: backend.lif_recurrent_sequence(xs, w_in, w_rec, None, p,
+                                                                    DT), runs),
+            "stage: output allocation (z)": median_after(
+                after_norse, lambda: torch.empty_like(xp).fill_(0), runs),
+            "stage: recurrent weights transposed": median_after(
+                after_norse, lambda: w_rec.t().contiguous(), runs),
             "projection, after a Norse call": median_after(after_norse, projection, runs),
+            "projection on the caller's thread, after Norse": median_after(
+                after_norse, projection_one_thread, runs),
             "projection, warm": median_after(projection, projection, runs),
             "C recurrence kernel, after a Norse call": median_after(
                 lambda: (after_norse(), projection(), rest()), kernel, runs),
             "C recurrence kernel, warm": median_after(lambda: (kernel(), rest()), kernel, runs),
         }
-    norse_time = rows["Norse LIFRecurrent"]
-    print(f"\n## Recurrent LIF T={T}, B={B}, {I} inputs, {H} hidden, forward (median of {runs})\n")
-    print(f"| {'what':<40} | {'µs':>8} | {'Norse / this':>12} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
-    for name, seconds in rows.items():
-        print(f"| {name:<40} | {seconds * 1e6:>8.1f} | {norse_time / seconds:>11.1f}× |")
+    print_table(f"Recurrent LIF T={T}, B={B}, {I} inputs, {H} hidden, forward (median of "
+                f"{runs})", rows, "Norse LIFRecurrent")
+    cold = rows["projection, after a Norse call"] + rows["C recurrence kernel, after a Norse call"]
+    print_whole_over_floor(rows["snnlearn.LIFRecurrent (whole call)"], cold,
+                           "projection + C recurrence, both after a Norse call")
     warm = rows["projection, warm"] + rows["C recurrence kernel, warm"]
-    print(f"\nA 20× target means {norse_time / 20 * 1e6:.0f} µs per call; the projection and "
-          f"the recurrence alone, both warm, take {warm * 1e6:.0f} µs "
-          f"({norse_time / warm:.1f}× Norse with no overhead at all).")
+    print(f"\nBoth warm: {warm * 1e6:.0f} µs "
+          f"({rows['Norse LIFRecurrent'] / warm:.1f}× Norse with no overhead at all).")
 
 
 def training_floor(runs: int) -> None:
@@ -189,6 +235,8 @@ def training_floor(runs: int) -> None:
     for name, ms in medians.items():
         ratio = f"{norse_ms / ms:.1f}×" if norse_ms else "-"
         print(f"| {name:<40} | {ms:>8.2f} | {ratio:>12} |")
+    print_whole_over_floor(medians["snnlearn"] / 1e3,
+                           medians["identity neurons (the floor)"] / 1e3, "identity neurons")
 
 
 def main(argv=None) -> None:

@@ -55,13 +55,14 @@ import torch
 from ._compiled import IMPORT_ERROR as _IMPORT_ERROR
 from ._compiled import lif_autograd as _lif_autograd
 from ._compiled import lif_recurrent_autograd as _lif_recurrent_autograd
+from ._compiled.kernel_args import KernelArgs, kernel_args
 from .functional.leaky_integrator import (
     LIParameters,
     LIState,
     li_feed_forward_sequence,
     li_initial_state,
 )
-from .functional.threshold import C_SURROGATES, norse_1_1_0_active, resolve_method
+from .functional.threshold import norse_1_1_0_active
 from .functional.lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -91,6 +92,7 @@ __all__ = [
 
 BACKENDS = ("auto", "c", "reference")
 C_DTYPES = (torch.float32, torch.float64)
+_STRIDED = torch.strided
 
 # The process-wide default: None until the first use reads SNNLEARN_BACKEND (read at
 # import, checked at first use so that a bad value cannot break `import snnlearn`).
@@ -166,24 +168,6 @@ def last_path() -> Optional[str]:
     return _last_path.get()
 
 
-def _is_number(value) -> bool:
-    """A plain number, or a CPU 0-d real tensor that needs no gradient (as Norse code often
-    writes ``torch.tensor(0.5)``): the C kernels read either as one float."""
-    cls = type(value)
-    if cls is float or cls is int:  # the common case, checked first: this runs every call
-        return True
-    if isinstance(value, torch.Tensor):
-        return (value.dim() == 0 and not value.requires_grad and value.device.type == "cpu"
-                and not value.is_complex() and value.dtype is not torch.bool)
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# The last parameters object and dt (the same objects a layer passes on every call) found
-# to hold only plain numbers: a NamedTuple of floats cannot change, so the next call with
-# the same objects skips the checks.
-_plain_parameters: tuple = (None, None, ())
-
-
 def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
     """Why the C kernels cannot run on these arguments (``p``: ``LIFParameters`` or
     ``LIParameters``), or ``None`` if they can."""
@@ -193,29 +177,23 @@ def why_not_c(x: torch.Tensor, p, dt) -> Optional[str]:
         return f"input is on {x.device}, the C kernels run on the CPU"
     if x.dtype not in C_DTYPES:
         return f"input dtype is {x.dtype}, the C kernels take float32 or float64"
-    global _plain_parameters
-    if (_plain_parameters[0] is p and _plain_parameters[1] is dt
-            and not any(value.requires_grad for value in _plain_parameters[2])):
-        # the parameters object of the previous call (a layer's, every step); its 0-d
-        # tensors (Norse's defaults) keep their device and dtype, but could be made to
-        # require a gradient in place
-        return None
-    tensors = [name for name, value in zip(p._fields, p)
-               if name != "method" and not _is_number(value)]
-    if not _is_number(dt):
-        tensors.append("dt")
-    if tensors:
-        return (f"parameters {', '.join(tensors)} are not plain numbers or 0-d tensors "
-                "without a gradient (per-neuron or learnable)")
-    method = resolve_method(getattr(p, "method", "super"))
-    if method not in C_SURROGATES:
-        return (f"surrogate method {method!r}: the C kernels implement "
-                f"{', '.join(map(repr, C_SURROGATES))}")
-    if type(dt) in (float, int) and all(type(value) in (float, int, str) or (
-            isinstance(value, torch.Tensor) and value.dim() == 0) for value in p):
-        # a NamedTuple cannot change its fields: the verdict holds while they need no grad
-        _plain_parameters = (p, dt, tuple(value for value in p
-                                          if isinstance(value, torch.Tensor)))
+    return kernel_args(p, dt).reason
+
+
+def _direct(x, p, dt, min_dim: int = 0) -> Optional[KernelArgs]:
+    """The kernel arguments if a call from rest can go straight to the C kernels, with no
+    conversion of the input and no state to check (the common case, decided in a few
+    attribute reads; the parameters' verdict is kept per ``(p, dt)``, see
+    :mod:`snnlearn._compiled.kernel_args`), else ``None``. Records the path when it can;
+    anything else takes the general route, which decides (and explains) by the same rules."""
+    backend = _block_backend.get() or _default or _process_default()
+    if (type(x) is torch.Tensor and x.layout is _STRIDED and x.dtype in C_DTYPES
+            and x.is_cpu and x.dim() >= min_dim and backend != "reference"
+            and _lif_autograd is not None and not norse_1_1_0_active()):
+        args = kernel_args(p, dt)
+        if args.reason is None:
+            _last_path.set("c")
+            return args
     return None
 
 
@@ -331,6 +309,10 @@ def lif_step(
 
     Same equations as :func:`snnlearn.functional.lif_feed_forward_step`.
     """
+    args = _direct(x, p, dt) if state is None else None
+    if args is not None:
+        z, v, i = _lif_autograd.lif_sequence_c(x.unsqueeze(0), None, None, p, dt, args)
+        return z.squeeze(0), LIFFeedForwardState(v, i)
     given, x = x, as_neuron_input(x)
     if state is not None:
         state = _check_state(state, x, x.shape, "the input has shape")
@@ -356,6 +338,10 @@ def lif_sequence(
     Returns spikes shaped like ``xs`` and the final state. On the C backend this is one
     fused call forward and one backward, whatever ``T``.
     """
+    args = _direct(xs, p, dt, min_dim=1) if state is None else None
+    if args is not None:
+        z, v, i = _lif_autograd.lif_sequence_c(xs, None, None, p, dt, args)
+        return z, LIFFeedForwardState(v, i)
     given, xs = xs, as_neuron_input(xs)
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")
@@ -390,6 +376,10 @@ def li_sequence(
     >>> snnlearn.last_path() == ("c" if snnlearn.c_available() else "reference")
     True
     """
+    args = _direct(xs, p, dt, min_dim=1) if state is None else None
+    if args is not None:
+        ys, v, i = _lif_autograd.li_sequence_c(xs, None, None, p, dt, args)
+        return ys, LIState(v, i)
     xs = as_neuron_input(xs)
     if xs.dim() < 1:
         raise ValueError("input must be time-first, shape (T, ...); got a 0-d tensor")

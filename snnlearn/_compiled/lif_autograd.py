@@ -15,29 +15,28 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif
+from .kernel_args import KernelArgs, kernel_args
 from ..functional.leaky_integrator import LIParameters
 from ..functional.lif import LIFParameters
-from ..functional.parameters import c_number, c_rates
-from ..functional.threshold import c_alpha, saved_tensors_or_explain
+from ..functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
 
 
-def _buffer(tensor: torch.Tensor):
+def numpy_view(tensor: torch.Tensor):
     """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol (one
     torch call for tensors without autograd history, the common case here)."""
     return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
 
 
-def _scalars(p: LIFParameters, dt: float) -> dict:
-    """Keyword arguments of the C calls: the parameters as floats, and how many threads a
-    large call may use (PyTorch's own setting, ``torch.set_num_threads``)."""
-    return dict(
-        threads=torch.get_num_threads(),
-        **c_rates(p, dt),  # dt * tau as the reference computes it
-        v_th=c_number(p, dt, "v_th"),
-        v_reset=c_number(p, dt, "v_reset"),
-    )
+def checked_args(p, dt) -> KernelArgs:
+    """:func:`~snnlearn._compiled.kernel_args.kernel_args` of ``(p, dt)``, or a ``ValueError``
+    saying why the kernels cannot take them (the backend sends such parameters to the
+    reference; this guards a direct call of the Functions below)."""
+    args = kernel_args(p, dt)
+    if args.reason is not None:
+        raise ValueError(f"the C kernels cannot run: {args.reason}")
+    return args
 
 
 def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor]):
@@ -55,15 +54,16 @@ def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[tor
     return v, i, state.numpy(), v0 is None
 
 
-def _forward_c(xs, state, from_rest: bool, v_leak: float, scalars: dict, keep_v_pre: bool):
-    """Run the C forward kernel; ``state`` (the array of :func:`working_state`) is
-    overwritten with the final state. Returns ``(z, v_pre or None)``."""
-    z = torch.empty_like(xs, memory_format=torch.contiguous_format)
+def _forward_c(xs, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
+    """Run the C forward kernel on contiguous ``xs``; ``state`` (the array of
+    :func:`working_state`) is overwritten with the final state. Returns
+    ``(z, v_pre or None)``."""
+    z = torch.empty_like(xs)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        _buffer(xs), state[0], state[1], z.numpy(),  # made here: never require grad
-        None if v_pre is None else v_pre.numpy(),
-        steps=xs.shape[0], v_leak=float(v_leak), from_rest=from_rest, **scalars,
+        numpy_view(xs), state[0], state[1], z.numpy(),  # made here: never require grad
+        None if v_pre is None else v_pre.numpy(), steps=xs.shape[0], v_leak=args.v_leak,
+        from_rest=from_rest, threads=torch.get_num_threads(), **args.numbers,
     )
     return z, v_pre
 
@@ -77,15 +77,15 @@ class LIFSequenceFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float):
+    def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float, args: Optional[KernelArgs] = None):
+        args = args or checked_args(p, dt)
         xs = xs.contiguous()
         v, i, state, from_rest = working_state(xs, v0, i0)
         needs_grad = any(ctx.needs_input_grad[:3])
-        scalars = _scalars(p, dt)
-        z, v_pre = _forward_c(xs, state, from_rest, p.v_leak, scalars, keep_v_pre=needs_grad)
+        z, v_pre = _forward_c(xs, state, from_rest, args, keep_v_pre=needs_grad)
         if needs_grad:
             ctx.save_for_backward(v_pre)
-            ctx.scalars = dict(scalars, alpha=c_alpha(p))
+            ctx.args = args
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
         return z, v, i
 
@@ -104,47 +104,46 @@ class LIFSequenceFunction(torch.autograd.Function):
         grad_z = torch.zeros_like(v_pre) if grad_z is None else grad_z.contiguous()
         grad_x = torch.empty_like(v_pre)
         _lif.backward(
-            _buffer(grad_z), v_pre.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
-            grad_x.numpy(), steps=v_pre.shape[0], **ctx.scalars,
+            numpy_view(grad_z), v_pre.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
+            grad_x.numpy(), steps=v_pre.shape[0], threads=torch.get_num_threads(),
+            alpha=ctx.args.alpha, **ctx.args.numbers,
         )
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
-                grad_state[1] if wants[2] else None, None, None)
+                grad_state[1] if wants[2] else None, None, None, None)
 
 
 def lif_sequence_c(
     xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
-    p: LIFParameters, dt: float,
+    p: LIFParameters, dt: float, args: Optional[KernelArgs] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spikes ``(T, ...)`` and final ``(v, i)`` from the fused C kernel (checked inputs).
 
     ``v0 = i0 = None`` starts from rest (``v = v_leak``, ``i = 0``), made in one allocation
     that the kernel then updates in place. A state passed in is never written to. With
     nothing to differentiate (no input needs a gradient, or inside ``torch.no_grad()``)
-    the kernel runs without an autograd node and keeps no pre-reset voltages.
+    the kernel runs without an autograd node and keeps no pre-reset voltages. ``args``:
+    the kernel arguments of ``(p, dt)`` if the caller has them already.
     """
     if torch.is_grad_enabled() and (xs.requires_grad or (
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
-        return LIFSequenceFunction.apply(xs, v0, i0, p, dt)
+        return LIFSequenceFunction.apply(xs, v0, i0, p, dt, args)
+    args = args or checked_args(p, dt)
     v, i, state, from_rest = working_state(xs, v0, i0)
-    z, _ = _forward_c(xs.contiguous(), state, from_rest, p.v_leak, _scalars(p, dt),
-                      keep_v_pre=False)
+    z, _ = _forward_c(xs.contiguous(), state, from_rest, args, keep_v_pre=False)
     return z, v, i
 
 
 # ---- leaky integrator (LI) ----------------------------------------------------------------
 
-def _li_scalars(p: LIParameters, dt: float) -> dict:
-    """Keyword arguments of the LI C calls (``threads`` as for LIF)."""
-    return dict(threads=torch.get_num_threads(), **c_rates(p, dt))
-
-
-def _li_forward_c(xs, state, from_rest: bool, v_leak: float, scalars: dict):
-    """Run the LI forward kernel; ``state`` (the array of :func:`working_state`) is
-    overwritten with the final state. Returns the voltages of every step."""
-    ys = torch.empty_like(xs, memory_format=torch.contiguous_format)
-    _lif.li_forward(_buffer(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
-                    v_leak=float(v_leak), from_rest=from_rest, **scalars)
+def _li_forward_c(xs, state, from_rest: bool, args: KernelArgs):
+    """Run the LI forward kernel on contiguous ``xs``; ``state`` (the array of
+    :func:`working_state`) is overwritten with the final state. Returns the voltages of
+    every step."""
+    ys = torch.empty_like(xs)
+    _lif.li_forward(numpy_view(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
+                    v_leak=args.v_leak, from_rest=from_rest, threads=torch.get_num_threads(),
+                    **args.numbers)
     return ys
 
 
@@ -156,12 +155,12 @@ class LISequenceFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, xs, v0, i0, p: LIParameters, dt: float):
+    def forward(ctx, xs, v0, i0, p: LIParameters, dt: float, args: Optional[KernelArgs] = None):
+        args = args or checked_args(p, dt)
         xs = xs.contiguous()
         v, i, state, from_rest = working_state(xs, v0, i0)
-        scalars = _li_scalars(p, dt)
-        ys = _li_forward_c(xs, state, from_rest, p.v_leak, scalars)
-        ctx.scalars = scalars
+        ys = _li_forward_c(xs, state, from_rest, args)
+        ctx.args = args
         ctx.shape = xs.shape
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
         return ys, v, i
@@ -172,7 +171,7 @@ class LISequenceFunction(torch.autograd.Function):
         shape = ctx.shape
         like = next((g for g in (grad_y, grad_v, grad_i) if g is not None), None)
         if like is None:  # no output was used
-            return None, None, None, None, None
+            return None, None, None, None, None, None
         grad_state = like.new_empty((2,) + tuple(shape[1:]))
         for k, grad in enumerate((grad_v, grad_i)):
             if grad is None:
@@ -181,23 +180,26 @@ class LISequenceFunction(torch.autograd.Function):
                 grad_state[k].copy_(grad)
         grad_y = like.new_zeros(shape) if grad_y is None else grad_y.contiguous()
         grad_x = like.new_empty(shape)
-        _lif.li_backward(_buffer(grad_y), grad_state[0].numpy(), grad_state[1].numpy(),
-                         grad_x.numpy(), steps=shape[0], **ctx.scalars)
+        _lif.li_backward(numpy_view(grad_y), grad_state[0].numpy(), grad_state[1].numpy(),
+                         grad_x.numpy(), steps=shape[0], threads=torch.get_num_threads(),
+                         **ctx.args.numbers)
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
-                grad_state[1] if wants[2] else None, None, None)
+                grad_state[1] if wants[2] else None, None, None, None)
 
 
 def li_sequence_c(
     xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
-    p: LIParameters, dt: float,
+    p: LIParameters, dt: float, args: Optional[KernelArgs] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Voltages ``(T, ...)`` and final ``(v, i)`` of leaky integrators from the fused C
     kernel (checked inputs). ``v0 = i0 = None`` starts from rest; a state passed in is never
-    written to. Without anything to differentiate no autograd node is made."""
+    written to. Without anything to differentiate no autograd node is made. ``args`` as for
+    :func:`lif_sequence_c`."""
     if torch.is_grad_enabled() and (xs.requires_grad or (
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
-        return LISequenceFunction.apply(xs, v0, i0, p, dt)
+        return LISequenceFunction.apply(xs, v0, i0, p, dt, args)
+    args = args or checked_args(p, dt)
     xs = xs.contiguous()
     v, i, state, from_rest = working_state(xs, v0, i0)
-    return _li_forward_c(xs, state, from_rest, p.v_leak, _li_scalars(p, dt)), v, i
+    return _li_forward_c(xs, state, from_rest, args), v, i

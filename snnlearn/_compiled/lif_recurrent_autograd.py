@@ -19,17 +19,13 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _lif_recurrent
-from ..functional.lif import LIFParameters, lif_initial_state
+from .kernel_args import KernelArgs
+from .lif_autograd import checked_args, numpy_view, working_state
+from ..functional.lif import LIFParameters
 from ..functional.lif_recurrent import lif_recurrent_initial_state
-from ..functional.parameters import c_rates
-from ..functional.threshold import c_alpha, saved_tensors_or_explain
+from ..functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFRecurrentSequenceFunction", "lif_recurrent_sequence_c"]
-
-
-def _buffer(tensor: torch.Tensor):
-    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol."""
-    return tensor.detach().numpy()
 
 
 def _sizes(xp: torch.Tensor) -> dict:
@@ -37,26 +33,20 @@ def _sizes(xp: torch.Tensor) -> dict:
     return dict(steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads())
 
 
-def _working_state(xp: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor],
-                   p: LIFParameters) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(v, i)`` ``(B, H)`` that the kernel overwrites: a copy of ``(v0, i0)`` (never
-    written to), or a resting state when both are ``None`` (no initial spikes to store)."""
-    if v0 is None:
-        return lif_initial_state(xp[0], p)
-    return (v0.detach().clone(memory_format=torch.contiguous_format),
-            i0.detach().clone(memory_format=torch.contiguous_format))
-
-
-def _forward_c(xp, w_rec, v, i, p: LIFParameters, dt: float, keep_v_pre: bool):
-    """Run the C forward on ``xp`` ``(T, B, H)``; ``v`` and ``i`` (contiguous, owned)
-    become the final state. Returns ``(z, v_pre or None)``."""
+def _forward_c(xp, w_rec, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
+    """Run the C forward on contiguous ``xp`` ``(T, B, H)``; ``state`` (the array of
+    :func:`~snnlearn._compiled.lif_autograd.working_state`) becomes the final ``(v, i)``.
+    Returns ``(z, v_pre or None)``."""
+    if from_rest:  # v = v_leak, i = 0 (a few thousand numbers: NumPy fills them)
+        state[0].fill(args.v_leak)
+        state[1].fill(0.0)
     z = torch.empty_like(xp)
     v_pre = torch.empty_like(xp) if keep_v_pre else None
+    steps, batch, hidden = xp.shape
     _lif_recurrent.forward(
-        _buffer(xp), _buffer(w_rec.detach().t().contiguous()), _buffer(v), _buffer(i),
-        _buffer(z), None if v_pre is None else _buffer(v_pre),
-        **c_rates(p, dt), v_leak=float(p.v_leak), v_th=float(p.v_th),
-        v_reset=float(p.v_reset), **_sizes(xp),
+        numpy_view(xp), w_rec.detach().t().contiguous().numpy(), state[0], state[1],
+        z.numpy(), None if v_pre is None else v_pre.numpy(), v_leak=args.v_leak, steps=steps,
+        batch=batch, hidden=hidden, threads=torch.get_num_threads(), **args.numbers,
     )
     return z, v_pre
 
@@ -74,12 +64,12 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float):
+        args = checked_args(p, dt)
         xp = xp.contiguous()
-        v, i = _working_state(xp, v0, i0, p)
-        z, v_pre = _forward_c(xp, recurrent_weights, v, i, p, dt, keep_v_pre=True)
+        v, i, state, from_rest = working_state(xp, v0, i0)
+        z, v_pre = _forward_c(xp, recurrent_weights, state, from_rest, args, keep_v_pre=True)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
-        ctx.scalars = dict(**c_rates(p, dt), v_th=float(p.v_th),
-                           v_reset=float(p.v_reset), alpha=c_alpha(p))
+        ctx.args = args
         return z, v, i
 
     @staticmethod
@@ -90,8 +80,9 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
         grad_i0 = grad_i.clone(memory_format=torch.contiguous_format)
         grad_i1 = torch.empty_like(v_pre)
         _lif_recurrent.backward(
-            _buffer(grad_z.contiguous()), _buffer(v_pre), _buffer(w_rec.detach().contiguous()),
-            _buffer(grad_v0), _buffer(grad_i0), _buffer(grad_i1), **_sizes(v_pre), **ctx.scalars,
+            numpy_view(grad_z.contiguous()), v_pre.numpy(), numpy_view(w_rec.contiguous()),
+            grad_v0.numpy(), grad_i0.numpy(), grad_i1.numpy(), **_sizes(v_pre),
+            alpha=ctx.args.alpha, **ctx.args.numbers,
         )
         grad_w_rec = None
         if ctx.needs_input_grad[3]:
@@ -133,7 +124,9 @@ def lif_recurrent_sequence_c(
                                        for t in (xp, v0, i0, recurrent_weights)):
         z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
     else:
-        v, i = _working_state(xp, v0, i0, p)
-        z, _ = _forward_c(xp.contiguous(), recurrent_weights, v, i, p, dt, keep_v_pre=False)
+        xp = xp.contiguous()
+        v, i, state, from_rest = working_state(xp, v0, i0)
+        z, _ = _forward_c(xp, recurrent_weights, state, from_rest, checked_args(p, dt),
+                          keep_v_pre=False)
     z = z.reshape(steps, *batch_shape, hidden)
     return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)

@@ -158,12 +158,6 @@ def resolve_method(method: str) -> str:
     return method
 
 
-def c_alpha(p) -> float:
-    """The ``alpha`` the C kernels run with for parameters ``p`` (see :data:`C_SURROGATES`)."""
-    alpha = C_SURROGATES.get(resolve_method(getattr(p, "method", "super")))
-    return float(p.alpha) if alpha is None else alpha
-
-
 def threshold(x: torch.Tensor, method: str = "super", alpha: float = 100.0) -> torch.Tensor:
     """Spike where ``x > 0``, differentiable through the surrogate named by ``method``
     (a key of ``snnlearn.functional.threshold.SURROGATES``).
