@@ -25,7 +25,7 @@ after a Norse call (recurrent), the step with identity neurons (training).
 
 Medians in microseconds; ratios measured in this run. Never asserts on time.
 
-    python benchmarks/bench_floors.py [--runs 101]
+    python benchmarks/bench_floors.py [--runs 101] [lif] [recurrent] [training]
 """
 
 from __future__ import annotations
@@ -227,21 +227,26 @@ def training_floor(runs: int) -> None:
     for step in steps.values():
         for _ in range(5):
             step()
-    medians, _ = bench.interleaved_medians(steps, runs)
+    medians, faults = bench.interleaved_medians(steps, runs)
     norse_ms = medians.get("norse 1.1.0")
     print(f"\n## Chapter 3's training step, median of {runs} interleaved steps\n")
-    print(f"| {'variant':<40} | {'ms':>8} | {'Norse / this':>12} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|")
+    print(f"| {'variant':<40} | {'ms':>8} | {'Norse / this':>12} | {'page faults/step':>16} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 14}|{'-' * 18}|")
     for name, ms in medians.items():
         ratio = f"{norse_ms / ms:.1f}×" if norse_ms else "-"
-        print(f"| {name:<40} | {ms:>8.2f} | {ratio:>12} |")
+        print(f"| {name:<40} | {ms:>8.2f} | {ratio:>12} | {faults[name]:>16,.0f} |")
     print_whole_over_floor(medians["snnlearn"] / 1e3,
                            medians["identity neurons (the floor)"] / 1e3, "identity neurons")
+
+
+PARTS = {"lif": lif_small, "recurrent": recurrent, "training": training_floor}
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=101)
+    parser.add_argument("parts", nargs="*", default=list(PARTS), choices=list(PARTS),
+                        help="which tables (default: all)")
     args = parser.parse_args(argv)
     print(f"# Floors: torch {torch.__version__}, {torch.get_num_threads()} torch threads")
     try:
@@ -249,9 +254,8 @@ def main(argv=None) -> None:
     except ImportError:
         print("norse is not installed: nothing to compare against (make install)")
         return
-    lif_small(args.runs)
-    recurrent(args.runs)
-    training_floor(args.runs)
+    for part in args.parts:
+        PARTS[part](args.runs)
 
 
 if __name__ == "__main__":

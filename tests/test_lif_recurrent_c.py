@@ -339,3 +339,57 @@ def test_non_contiguous_input_and_state():
         z_ref, final_ref = layer(problem["xs"], LIFState(problem["z0"], problem["v0"], problem["i0"]))
     assert torch.equal(z, z_ref)
     torch.testing.assert_close(final.v, final_ref.v, **TOLERANCE[torch.float64])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("into", ["z", "v_pre"])
+def test_forward_may_write_its_output_over_the_projected_input(dtype, threads, into):
+    """The layer lets the kernel write the spikes (no gradient) or the pre-reset voltages
+    (training) over its own projection, one buffer fewer per call: same numbers as apart,
+    also when the batch rows are split over threads."""
+    rng = np.random.default_rng(7)
+    steps, batch, hidden = 30, 2 * _lif_recurrent.PARALLEL_MIN_WORK // (30 * 64) + 2, 64
+    xp = (rng.random((steps, batch, hidden)) * 3.0).astype(dtype)
+    w_rec_t = (rng.standard_normal((hidden, hidden)) * 0.5).astype(dtype)
+    kwargs = dict(steps=steps, batch=batch, hidden=hidden, dt=1.0, tau_syn_inv=0.2,
+                  tau_mem_inv=0.1, v_leak=0.0, v_th=1.0, v_reset=0.0, threads=threads)
+
+    def run(shared):
+        x = xp.copy()
+        v, i = np.zeros((batch, hidden), dtype), np.zeros((batch, hidden), dtype)
+        z, v_pre = np.empty_like(x), np.empty_like(x)
+        if shared and into == "z":
+            z = x
+        elif shared:
+            v_pre = x
+        _lif_recurrent.forward(x, w_rec_t, v, i, z, v_pre, **kwargs)
+        return z.copy(), v_pre.copy(), v, i
+
+    apart, shared = run(False), run(True)
+    assert apart[0].sum() > 0, "no spikes: the test would not see a wrong spike"
+    for a, b in zip(apart, shared):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_layer_gives_the_same_numbers_when_it_reuses_its_projection():
+    """LIFRecurrent without a gradient (spikes written over the projection) and with one
+    (pre-reset voltages kept there) against the reference, and the gradients after."""
+    torch.manual_seed(3)
+    layer = LIFRecurrent(6, 24).double()
+    xs = torch.rand(40, 3, 6, dtype=torch.float64) * 6
+    with torch.no_grad():
+        z_fast, s_fast = layer(xs)
+    z_grad, _ = layer(xs)
+    z_grad.sum().backward()
+    grads = [w.grad.clone() for w in (layer.input_weights, layer.recurrent_weights)]
+    layer.zero_grad()
+    with snnlearn.use_backend("reference"):
+        z_ref, s_ref = layer(xs)
+        z_ref.sum().backward()
+    assert z_ref.sum() > 0
+    torch.testing.assert_close(z_fast, z_ref, rtol=0, atol=0)
+    torch.testing.assert_close(z_grad.detach(), z_ref.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(s_fast.v, s_ref.v.detach(), **TOLERANCE[torch.float64])
+    for g, w in zip(grads, (layer.input_weights, layer.recurrent_weights)):
+        torch.testing.assert_close(g, w.grad, **TOLERANCE[torch.float64])

@@ -11,6 +11,8 @@ typedef struct {
     int writable;
     Py_ssize_t length; /* expected number of elements */
     int optional;      /* 1: None is allowed (the kernel then gets NULL) */
+    int same_as;       /* an output that may be the very memory of argument same_as - 1
+                        * (same start, same length; a kernel written for it), 0: none */
     Py_buffer view;
     int acquired;
 } buffer_arg;
@@ -39,7 +41,7 @@ static void release_all(buffer_arg *args, int count)
 }
 
 /* Acquire every buffer, check kind, length and writability, and that no output overlaps
- * another argument. Only an argument marked optional may be None (the kernel then gets
+ * another argument (except the one argument it may be exactly: see same_as). Only an argument marked optional may be None (the kernel then gets
  * NULL); anything else must export a buffer. Returns the common kind ('f' or 'd') or 0
  * with an exception set and nothing held. */
 static char acquire_all(buffer_arg *args, int count)
@@ -95,6 +97,8 @@ static char acquire_all(buffer_arg *args, int count)
             if (m == k || !args[m].acquired || args[m].view.len == 0)
                 continue;
             const char *lo2 = args[m].view.buf, *hi2 = lo2 + args[m].view.len;
+            if (lo == lo2 && hi == hi2 && (args[k].same_as == m + 1 || args[m].same_as == k + 1))
+                continue; /* the one argument this output may replace, exactly */
             if (lo < hi2 && lo2 < hi) {
                 PyErr_Format(PyExc_ValueError, "output %s overlaps %s in memory", args[k].name,
                              args[m].name);

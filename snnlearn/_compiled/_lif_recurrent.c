@@ -185,6 +185,8 @@ PyDoc_STRVAR(forward_doc,
 "w_rec_t: recurrent_weights transposed (hidden, hidden), read: row j is what a spike of\n"
 "neuron j adds. v, i: state (batch, hidden), initial on entry, final on exit.\n"
 "z: spikes (steps, batch, hidden), written. v_pre: pre-reset voltages, written, or None.\n"
+"z or v_pre (not both) may be xp itself, which is then overwritten: each row of xp is\n"
+"read before the same row of the output is written. No other buffers may overlap.\n"
 "All buffers C-contiguous, one dtype (float32 or float64).");
 
 static PyObject *rlif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -205,7 +207,7 @@ static PyObject *rlif_forward(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     buffer_arg bufs[] = {
         {"xp", xp, 0, total}, {"w_rec_t", w, 0, square}, {"v", v, 1, state},
-        {"i", i, 1, state},   {"z", z, 1, total},        {"v_pre", v_pre, 1, total, 1},
+        {"i", i, 1, state},   {"z", z, 1, total, 0, 1},  {"v_pre", v_pre, 1, total, 1, 1},
     };
     return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), 0, steps, batch, hidden,
                     &p, threads);

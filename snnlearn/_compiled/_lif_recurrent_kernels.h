@@ -75,10 +75,16 @@ MULTIVERSION static void KERNEL(recurrent_sum)(SCALAR *restrict acc, const SCALA
 /* Forward over all steps for batch rows lo..hi-1 of `batch`. xp, z, v_pre: (steps, batch, h);
  * w_rec_t: (h, h) = recurrent_weights.T; v, i: (batch, h), initial on entry, final on exit.
  * Scratch: acc (h scalars), spikes (h indices). The inner loops are kept free of branches
- * and calls so that gcc vectorizes them (all but the last, which lists the spikes). */
-MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict xp, const SCALAR *restrict w_rec_t,
+ * and calls so that gcc vectorizes them (all but the last, which lists the spikes).
+ *
+ * z or v_pre may be xp itself (the caller's projection, no longer needed): so that a call
+ * needs one buffer of the output's size less. They are therefore not `restrict`; element k
+ * of a row of xp is read before element k of the same row of z is written, and a row of
+ * v_pre is written (memcpy) after its row of xp was read, so the k loop carries no
+ * dependence from one element to the next and may be vectorized (IVDEP). */
+MULTIVERSION static void KERNEL(forward)(const SCALAR *xp, const SCALAR *restrict w_rec_t,
                                          SCALAR *restrict v, SCALAR *restrict i,
-                                         SCALAR *restrict z, SCALAR *restrict v_pre,
+                                         SCALAR *z, SCALAR *v_pre,
                                          Py_ssize_t steps, Py_ssize_t batch, Py_ssize_t h,
                                          Py_ssize_t lo, Py_ssize_t hi, const KERNEL(params) *p,
                                          SCALAR *restrict acc, Py_ssize_t *restrict spikes)
@@ -90,10 +96,11 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict xp, const SCALAR
         Py_ssize_t count = 0; /* spikes of the previous step (none before the first) */
         for (Py_ssize_t t = 0; t < steps; t++) {
             const Py_ssize_t row = (t * batch + b) * h;
-            const SCALAR *restrict xt = xp + row;
-            SCALAR *restrict zt = z + row;
+            const SCALAR *xt = xp + row;
+            SCALAR *zt = z + row;
             /* the recurrent input: one row of w_rec_t per spike of the previous step */
             KERNEL(recurrent_sum)(acc, w_rec_t, spikes, count, h);
+            IVDEP
             for (Py_ssize_t k = 0; k < h; k++) {
                 const SCALAR i1 = (ib[k] + xt[k]) + acc[k];
                 const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);

@@ -33,20 +33,31 @@ def _sizes(xp: torch.Tensor) -> dict:
     return dict(steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads())
 
 
-def _forward_c(xp, w_rec, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
+def _forward_c(xp, w_rec, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool,
+               overwrite_xp: bool = False):
     """Run the C forward on contiguous ``xp`` ``(T, B, H)``; ``state`` (the array of
     :func:`~snnlearn._compiled.lif_autograd.working_state`) becomes the final ``(v, i)``.
-    Returns ``(z, v_pre or None)``."""
+    Returns ``(z, v_pre or None)``.
+
+    ``overwrite_xp``: ``xp`` is a projection made for this call alone, which the kernel may
+    overwrite (it reads each row before it writes that row of an output): the pre-reset
+    voltages go there if kept, else the spikes. One fresh buffer of the output's size fewer
+    per call (its pages faulted in anew on every call: benchmarks/bench_floors.py)."""
     if from_rest:  # v = v_leak, i = 0 (a few thousand numbers: NumPy fills them)
         state[0].fill(args.v_leak)
         state[1].fill(0.0)
-    z = torch.empty_like(xp)
-    v_pre = torch.empty_like(xp) if keep_v_pre else None
+    if keep_v_pre:
+        v_pre = xp if overwrite_xp else torch.empty_like(xp)
+        z = torch.empty_like(xp)
+    else:
+        v_pre = None
+        z = xp if overwrite_xp else torch.empty_like(xp)
     steps, batch, hidden = xp.shape
     _lif_recurrent.forward(
         numpy_view(xp), w_rec.detach().t().contiguous().numpy(), state[0], state[1],
-        z.numpy(), None if v_pre is None else v_pre.numpy(), v_leak=args.v_leak, steps=steps,
-        batch=batch, hidden=hidden, threads=torch.get_num_threads(), **args.numbers,
+        numpy_view(z), None if v_pre is None else numpy_view(v_pre), v_leak=args.v_leak,
+        steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads(),
+        **args.numbers,
     )
     return z, v_pre
 
@@ -59,15 +70,20 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
     Backward runs BPTT over all steps in one C call, from the pre-reset voltages and the
     spikes kept by the forward pass, and returns ``grad_xp`` (the gradient of each step's
     jumped current), the gradients of ``(v0, i0)`` and ``sum_t grad_i1[t].T @ z[t-1]`` for
-    ``recurrent_weights``.
+    ``recurrent_weights``. ``overwrite_xp`` (default ``False``): ``xp`` was made for this
+    call alone and nothing reads it again (autograd needs only ``xs`` and
+    ``input_weights`` for the projection's gradient), so the pre-reset voltages are kept in
+    its memory instead of a buffer of their own.
     """
 
     @staticmethod
-    def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float):
+    def forward(ctx, xp, v0, i0, recurrent_weights, p: LIFParameters, dt: float,
+                overwrite_xp: bool = False):
         args = checked_args(p, dt)
         xp = xp.contiguous()
         v, i, state, from_rest = working_state(xp, v0, i0)
-        z, v_pre = _forward_c(xp, recurrent_weights, state, from_rest, args, keep_v_pre=True)
+        z, v_pre = _forward_c(xp, recurrent_weights, state, from_rest, args, keep_v_pre=True,
+                              overwrite_xp=overwrite_xp)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
         ctx.args = args
         return z, v, i
@@ -90,7 +106,7 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
             grad_w_rec = grad_i1[1:].reshape(-1, hidden).t() @ z[:-1].reshape(-1, hidden)
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_i1, grad_v0 if wants[1] else None, grad_i0 if wants[2] else None,
-                grad_w_rec, None, None)
+                grad_w_rec, None, None, None)
 
 
 def lif_recurrent_sequence_c(
@@ -122,11 +138,13 @@ def lif_recurrent_sequence_c(
         v0, i0 = v0.reshape(batch, hidden), i0.reshape(batch, hidden)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad
                                        for t in (xp, v0, i0, recurrent_weights)):
-        z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt)
+        # xp is this call's own projection: the kernel keeps its pre-reset voltages there
+        # (autograd needs only xs and input_weights for the projection's gradient)
+        z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt, True)
     else:
         xp = xp.contiguous()
         v, i, state, from_rest = working_state(xp, v0, i0)
         z, _ = _forward_c(xp, recurrent_weights, state, from_rest, checked_args(p, dt),
-                          keep_v_pre=False)
+                          keep_v_pre=False, overwrite_xp=True)
     z = z.reshape(steps, *batch_shape, hidden)
     return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)
