@@ -17,6 +17,7 @@ __all__ = [
     "signed_poisson_encode",
     "signed_poisson_encode_step",
     "population_encode",
+    "population_decode",
     "gaussian_rbf",
     "euclidean_distance",
     "delta_encode",
@@ -303,3 +304,56 @@ def population_encode(
     centres = torch.linspace(0, scale, out_features).expand(size)
     x = input_values.unsqueeze(-1).expand(size)
     return kernel(distance_function(x, centres) * scale)
+
+
+def population_decode(activity: torch.Tensor, scale: float = 1.0, empty=None) -> torch.Tensor:
+    r"""Read a value back out of a population code: the centre of mass of the activity.
+
+    For activities (e.g. spike counts) ``n_k >= 0`` of ``N`` neurons whose tuning curves are
+    centred at ``c_k = k * scale / (N - 1)`` (the centres of :func:`population_encode`,
+    ``linspace(0, scale, N)``), the estimate is
+
+    .. math::
+
+        \hat x = \frac{\sum_k n_k\,c_k}{\sum_k n_k},
+
+    each neuron voting for its preferred value with its activity: the population vector of
+    Georgopoulos et al. (1986) for a value on a line. ``activity`` has the neurons in its
+    last dimension, shape ``(*, N)``; the result has shape ``(*)``. Where the whole
+    population is silent (``sum_k n_k = 0``) there is nothing to read, and the result is
+    ``empty`` (default: ``scale / 2``, the middle of the range). Integer counts are
+    converted to the default floating-point dtype; gradients flow to ``activity``.
+
+    >>> population_decode(torch.tensor([[0., 2., 2.], [1., 0., 0.], [0., 0., 0.]]))
+    tensor([0.7500, 0.0000, 0.5000])
+    >>> x = torch.tensor([0.2, 0.5])   # 5 tuning curves of width 0.1, centres 0, 0.25, ...
+    >>> population_decode(population_encode(x, 5, scale=1.0, kernel=lambda d: gaussian_rbf(d, 0.1)))
+    tensor([0.2198, 0.5000])
+
+    The estimate is pulled towards the nearest centre where the tuning curves overlap
+    little (here 0.2 reads as 0.22); wider curves or more neurons reduce that bias.
+    """
+    _check_tensor(activity, "activity", min_dim=1)
+    if activity.is_complex():
+        raise TypeError(f"activity must be real (counts or rates), got {activity.dtype}")
+    if not activity.is_floating_point():           # integer or boolean spike counts
+        activity = activity.to(torch.get_default_dtype())
+    if activity.shape[-1] < 1:
+        raise ValueError("activity must have at least one neuron in its last dimension, "
+                         f"got shape {tuple(activity.shape)}")
+    if not torch.isfinite(activity).all():
+        raise ValueError("activity must be finite (no nan or inf)")
+    if (activity < 0).any():
+        raise ValueError("activity must be >= 0 (spike counts or rates)")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    if empty is None:
+        empty = scale / 2
+    elif isinstance(empty, bool) or not isinstance(empty, (int, float)):
+        raise TypeError(f"empty must be a number (the estimate of a silent population), "
+                        f"got {empty!r}")
+    n = activity.shape[-1]
+    centres = torch.linspace(0, scale, n, dtype=activity.dtype, device=activity.device)
+    total = activity.sum(-1)
+    estimate = (activity * centres).sum(-1) / total.clamp_min(torch.finfo(activity.dtype).tiny)
+    return torch.where(total > 0, estimate, torch.full_like(estimate, float(empty)))

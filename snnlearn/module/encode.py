@@ -11,6 +11,7 @@ from ..functional.encode import (
     delta_encode,
     poisson_encode,
     poisson_encode_step,
+    population_decode,
     population_encode,
     signed_poisson_encode,
     signed_poisson_encode_step,
@@ -27,6 +28,7 @@ __all__ = [
     "DeltaEncoder",
     "PoissonEncoder",
     "PoissonEncoderStep",
+    "PopulationDecoder",
     "PopulationEncoder",
     "SignedPoissonEncoder",
     "SignedPoissonEncoderStep",
@@ -234,3 +236,33 @@ class PopulationEncoder(torch.nn.Module):
     def forward(self, input_tensor: torch.Tensor) -> torch.Tensor:
         return population_encode(input_tensor, self.out_features, self.scale, self.kernel,
                                  self.distance_function)
+
+
+class PopulationDecoder(torch.nn.Module):
+    r"""Read values back out of population activity: the centre of mass
+    :math:`\hat x = \sum_k n_k c_k / \sum_k n_k` with centres ``c_k = linspace(0, scale, N)``
+    (see :func:`~snnlearn.functional.encode.population_decode`; Norse has no such module).
+
+    Args:
+        scale (float): the largest preferred value, as in :class:`PopulationEncoder`.
+            Default: ``1``.
+        empty (float): the estimate where the population is silent. Default: ``scale / 2``.
+
+    Shape:
+        - activity: :math:`(*, N)`, spike counts or rates, ``>= 0``.
+        - Output: :math:`(*)`.
+
+    Examples:
+        >>> PopulationDecoder()(torch.tensor([[0.0, 3.0, 1.0], [0.0, 0.0, 0.0]]))
+        tensor([0.6250, 0.5000])
+    """
+
+    def __init__(self, scale: float = 1.0, empty=None):
+        super().__init__()
+        self.scale, self.empty = scale, empty
+
+    def forward(self, activity: torch.Tensor) -> torch.Tensor:
+        return population_decode(activity, self.scale, self.empty)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, empty={self.empty}"
