@@ -87,6 +87,9 @@ def _neuron_node(module: torch.nn.Module, shape: Tuple[int, ...], dt: float):
     common = dict(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(shape, np.float32),
                   v_leak=_population(p.v_leak, shape), w_in=(tau_syn / dt).astype(np.float32))
     if isinstance(module, (LIFCell, LIF)):
+        if getattr(p, "reset_method", "value") != "value":
+            raise ValueError(f"NIR's CubaLIF resets to v_reset; this layer resets by "
+                             f"{p.reset_method!r}: export it with reset_method='value'")
         return nir.CubaLIF(v_threshold=_population(p.v_th, shape),
                            v_reset=_population(p.v_reset, shape), **common)
     return nir.CubaLI(**common)

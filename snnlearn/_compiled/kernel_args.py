@@ -67,12 +67,16 @@ def is_number(value) -> bool:
 def _work_out(p, dt) -> KernelArgs:
     """:class:`KernelArgs` of ``(p, dt)``, from scratch."""
     tensors = [name for name, value in zip(p._fields, p)
-               if name != "method" and not is_number(value)]
+               if not isinstance(value, str) and not is_number(value)]
     if not is_number(dt):
         tensors.append("dt")
     if tensors:
         return KernelArgs(f"parameters {', '.join(tensors)} are not plain numbers or 0-d "
                           "tensors without a gradient (per-neuron or learnable)", {}, 0.0, 0.0)
+    reset_method = getattr(p, "reset_method", "value")
+    if reset_method != "value":
+        return KernelArgs(f"reset_method {reset_method!r}: the C kernels reset to v_reset "
+                          "(reset_method='value')", {}, 0.0, 0.0)
     method = resolve_method(getattr(p, "method", "super"))
     if method not in C_SURROGATES:
         return KernelArgs(f"surrogate method {method!r}: the C kernels implement "

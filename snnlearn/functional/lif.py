@@ -32,6 +32,7 @@ __all__ = [
     "integrate",
     "integrate_membrane",
     "reset",
+    "RESET_METHODS",
 ]
 
 Number = Union[float, torch.Tensor]
@@ -57,6 +58,14 @@ class LIFParameters(NamedTuple):
             ``"arctan"``, ``"triangle"``, ``"tanh"``, ``"circ"``, ``"heavi_erfc"``: these
             run on the reference path).
         alpha: sharpness of the surrogate.
+        reset_method: what a spike does to the voltage (not in Norse, which always resets
+            to a value; appended last, so Norse's positional arguments keep their
+            meaning): ``"value"`` (default, Norse's) sets it to ``v_reset``;
+            ``"subtract"`` lowers it by ``v_th - v_reset`` (reset by subtraction, as
+            snnTorch's ``reset_mechanism="subtract"`` for ``v_reset = 0``), so a neuron
+            driven far above threshold keeps the excess towards its next spike. The C
+            kernels implement ``"value"``; ``"subtract"`` runs on the reference
+            (:func:`snnlearn.why_not_c` says so).
 
     >>> LIFParameters().v_th
     tensor(1.)
@@ -71,6 +80,7 @@ class LIFParameters(NamedTuple):
     v_reset: Number = default(0.0)
     method: str = "super"
     alpha: Number = default(100.0)
+    reset_method: str = "value"
 
     to = METHODS["to"]
     cuda = METHODS["cuda"]
@@ -118,13 +128,27 @@ def integrate_membrane(v: torch.Tensor, current: torch.Tensor, p, dt: float) -> 
     return v + dt * p.tau_mem_inv * ((p.v_leak - v) + current)
 
 
-def reset(z: torch.Tensor, v: torch.Tensor, p: LIFParameters) -> torch.Tensor:
-    """The voltage after a spike ``z`` (0 or 1): ``(1 - z) * v + z * v_reset``.
+RESET_METHODS = ("value", "subtract")
 
-    >>> reset(torch.tensor([0.0, 1.0]), torch.tensor([0.7, 1.2]), LIFParameters())
+
+def reset(z: torch.Tensor, v: torch.Tensor, p: LIFParameters) -> torch.Tensor:
+    """The voltage after a spike ``z`` (0 or 1), by ``p.reset_method``:
+
+        "value":    v2 = (1 - z) * v + z * v_reset
+        "subtract": v2 = v - z * (v_th - v_reset)
+
+    >>> v = torch.tensor([0.7, 1.2])
+    >>> reset(torch.tensor([0.0, 1.0]), v, LIFParameters())
     tensor([0.7000, 0.0000])
+    >>> reset(torch.tensor([0.0, 1.0]), v, LIFParameters(reset_method="subtract"))
+    tensor([0.7000, 0.2000])
     """
-    return (1 - z) * v + z * p.v_reset
+    method = getattr(p, "reset_method", "value")
+    if method == "value":
+        return (1 - z) * v + z * p.v_reset
+    if method == "subtract":
+        return v - z * (p.v_th - p.v_reset)
+    raise ValueError(f"reset_method must be one of {RESET_METHODS}, got {method!r}")
 
 
 def lif_initial_state(x: torch.Tensor, p: LIFParameters = LIFParameters()) -> LIFFeedForwardState:
@@ -153,9 +177,10 @@ def lif_feed_forward_step(
         v_1 = v + \Delta t\,\tau_{mem}^{-1}\big((v_{leak} - v) + i_1\big),\quad
         i_2 = i_1 - \Delta t\,\tau_{syn}^{-1}\,i_1,
 
-        z = H(v_1 - v_{th}),\quad v_2 = (1 - z)\,v_1 + z\,v_{reset}.
+        z = H(v_1 - v_{th}),\quad v_2 = (1 - z)\,v_1 + z\,v_{reset}
 
-    Returns ``(z, LIFFeedForwardState(v2, i2))``.
+    (or :math:`v_2 = v_1 - z\,(v_{th} - v_{reset})` with ``reset_method="subtract"``,
+    see :func:`reset`). Returns ``(z, LIFFeedForwardState(v2, i2))``.
 
     >>> s = lif_initial_state(torch.zeros(1))
     >>> z, s = lif_feed_forward_step(torch.tensor([10.0]), s)
