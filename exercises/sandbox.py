@@ -47,6 +47,7 @@ from typing import Dict, List, Optional
 
 from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
+from nbclient.util import run_sync
 from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -642,6 +643,11 @@ class NotebookBudgetExceeded(RuntimeError):
     """A notebook ran past SNNLEARN_NOTEBOOK_TIMEOUT seconds in all: the submission FAILS."""
 
 
+class KernelOutputLost(RuntimeError):
+    """A cell's output stopped arriving (a message over the size cap drops the connection,
+    and what was in flight with it): the submission FAILS."""
+
+
 class SnnlearnExecute(Execute):
     """nbgrader's Execute in the sandbox, with tamper-proof test cells and an output cap;
     a kernel that ignores the timeout's interrupt fails the submission (nbgrader reports it
@@ -766,10 +772,26 @@ class SnnlearnExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):
+        from nbclient.exceptions import CellTimeoutError
+
         if time.monotonic() >= self._deadline:
             raise NotebookBudgetExceeded(self._budget_message())
-        return await super().async_execute_cell(cell, cell_index, execution_count,
-                                                store_history)
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        except CellTimeoutError as error:
+            if "Timeout waiting for IOPub output" not in str(error):
+                raise
+            lim = limits(self.config)
+            grade_id = _meta(cell).get("grade_id") or f"#{cell_index - 1}"  # after the prelude
+            raise KernelOutputLost(
+                f"the output of cell {grade_id} stopped arriving: the kernel sent a message "
+                f"over the {lim.message_bytes // 2**20} MiB cap (GradingLimits.message_mb), "
+                f"or more than the grader queues ({lim.queued_messages} messages); nothing "
+                f"was graded") from None
+
+    # nbclient binds execute_cell to its own async_execute_cell: bind it to this one.
+    execute_cell = run_sync(async_execute_cell)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel
