@@ -7,13 +7,18 @@ The kernel (``SandboxKernelManager``)
     (the Python environment and the snnlearn package are bound back read-only), no network
     (``--unshare-net``), its own process tree (``--unshare-pid``), killed with its parent
     (``--die-with-parent``), all capabilities dropped (as root: a user id of its own per
-    kernel, so RLIMIT_NPROC is not shared). Its working folder is a private, size-capped
+    kernel; as an ordinary user: a user namespace of its own, where Linux >= 5.14 counts
+    RLIMIT_NPROC: either way one kernel's process limit is not shared, ``nproc_scope``
+    measures it). Its working folder is a private, size-capped
     tmpfs with the notebook's files bound in read-only (a copy: never the folder nbgrader
     writes the graded notebook into); /dev/shm is private and capped too. It talks to
     nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder bound into
     the sandbox; its raw stdout/stderr go to /dev/null. ``prlimit`` caps its address space,
-    CPU time, number of processes and file size; ``SnnlearnExecute`` caps the output a cell
-    may send and the notebook's wall clock.
+    CPU time, number of processes and file size; where cgroups can be made (root, or a
+    parent delegated to the user) its whole tree has one memory and process budget
+    (kernel_cgroup.py). Each socket the grader reads it through refuses a message over the
+    size cap (``cap_messages``); ``SnnlearnExecute`` caps the output a cell may send and the
+    notebook's wall clock. The limits are traitlets (limits.py, set in nbgrader_config.py).
 
 The verdict (``SnnlearnExecute.judge``, verdict.py)
     Test cells split into inputs / ``# [call]`` / ``# [check]`` parts: the kernel runs the
