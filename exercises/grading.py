@@ -28,7 +28,9 @@ Then it writes
     (as nbgrader's export computes it).
 ``FAILED``
     nbgrader could not grade it (the file is not a notebook, the kernel died or did not stop
-    after a timeout, ...): ``notes`` says why. nbgrader's own ``export`` lists such a
+    after a timeout, its output stopped arriving, ...) or its kernel's process tree ran
+    into its budget (a cgroup's memory or processes: its grades are not merged): ``notes``
+    says why. nbgrader's own ``export`` lists such a
     submission with 0 points; look at it by hand, fix or ask for a new file, and run
     ``make autograde`` again (failed submissions are retried, graded ones are kept).
 ``NOT SUBMITTED``

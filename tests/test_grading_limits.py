@@ -179,6 +179,7 @@ def test_a_fork_bomb_beside_an_honest_student_as_an_ordinary_user(tmp_path_facto
         assert result.returncode == 0, out[-3000:]
         assert re.search(r"honest\s+GRADED\s+(\d+(?:\.\d+)?)/\1\b", out), out[-3000:]
         line = next((x for x in out.splitlines() if re.match(r"bomb\s", x)), "")
+        print(f"\n{line}", file=sys.stderr)
         assert "FAILED" in line and "process limit of the kernel's process tree hit (64)" in line, \
             out[-3000:]
         assert before == after
