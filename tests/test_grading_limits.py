@@ -185,3 +185,12 @@ def test_a_fork_bomb_beside_an_honest_student_as_an_ordinary_user(tmp_path_facto
         assert before == after
         graded = repo / "exercises" / "autograded"
         assert (graded / "honest").is_dir() and not (graded / "bomb").exists()
+
+
+@pytest.mark.parametrize("name", ["limits", "results", "kernel_cgroup"])
+def test_the_grading_modules_doctests(name):
+    """exercises/ is not on pytest's doctest paths: their examples are run here."""
+    import doctest
+
+    outcome = doctest.testmod(sys.modules[name], optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0, outcome
