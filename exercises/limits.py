@@ -7,7 +7,7 @@ below. ``python exercises/limits.py`` prints the table (name, default, variable,
 
 >>> print(defaults_table())  # doctest: +NORMALIZE_WHITESPACE
 trait              default  environment variable       what it bounds
-memory_mb             4096  SNNLEARN_MEMORY_LIMIT_MB   address space of each kernel process; with a cgroup, the kernel's whole tree (children, /dev/shm)
+memory_mb             4096  SNNLEARN_MEMORY_LIMIT_MB   memory per process; in a cgroup, of the tree
 cpu_seconds            900  SNNLEARN_CPU_LIMIT_S       CPU time of the kernel
 processes              128  SNNLEARN_MAX_PROCESSES     processes and threads of the kernel's tree
 file_mb                 64  SNNLEARN_FILE_LIMIT_MB     the size of one file it writes
@@ -47,8 +47,7 @@ import verdict  # noqa: E402  (the largest result a test cell may send)
 # trait -> (environment variable, default, unit of Limits' field, field, what it bounds)
 TRAITS: Dict[str, tuple] = {
     "memory_mb": ("SNNLEARN_MEMORY_LIMIT_MB", 4096, 2**20, "memory_bytes",
-                  "address space of each kernel process; with a cgroup, the kernel's whole "
-                  "tree (children, /dev/shm)"),
+                  "memory per process; in a cgroup, of the tree"),
     "cpu_seconds": ("SNNLEARN_CPU_LIMIT_S", 900, 1, "cpu_seconds", "CPU time of the kernel"),
     "processes": ("SNNLEARN_MAX_PROCESSES", 128, 1, "processes",
                   "processes and threads of the kernel's tree"),

@@ -250,8 +250,8 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
     # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
     # Its size is capped (shared memory is memory the address-space limit does not see).
     args = [bwrap, *user_namespace_args(), "--ro-bind", "/", "/", "--dev", "/dev",
-            "--perms", "1777", "--size", str(lim.shm_bytes), "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--perms", "1777", "--size", str(lim.shm_bytes), "--tmpfs", "/dev/shm",
+            "--proc", "/proc", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session"]
     for path in hidden:
         args += ["--tmpfs", str(path)]
