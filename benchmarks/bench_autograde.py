@@ -55,7 +55,7 @@ def grade(base: Path, assignment: str, submissions: dict, jobs: int, build_sourc
                                       progress=True)
     wall = time.perf_counter() - started
     scores, _, _ = grading.gradebook_scores(course)
-    per_submission = [r["seconds"] for r in results.values()]
+    per_submission = [r.seconds for r in results.values()]
     return wall, {s: scores.get((s, assignment)) for s in submissions}, per_submission
 
 

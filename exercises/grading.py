@@ -28,7 +28,9 @@ Then it writes
     (as nbgrader's export computes it).
 ``FAILED``
     nbgrader could not grade it (the file is not a notebook, the kernel died or did not stop
-    after a timeout, ...): ``notes`` says why. nbgrader's own ``export`` lists such a
+    after a timeout, its output stopped arriving, ...) or its kernel's process tree ran
+    into its budget (a cgroup's memory or processes: its grades are not merged): ``notes``
+    says why. nbgrader's own ``export`` lists such a
     submission with 0 points; look at it by hand, fix or ask for a new file, and run
     ``make autograde`` again (failed submissions are retried, graded ones are kept).
 ``NOT SUBMITTED``
@@ -67,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_sources  # noqa: E402  (the one place that puts the venv's bin/ on PATH)
 import safe_files  # noqa: E402  (never follow a link the student controls)
 import sandbox  # noqa: E402  (the kernel's sandbox and limits)
+from results import KernelRun, SubmissionRecord, SubmissionResult  # noqa: E402
 
 COURSE = Path(__file__).resolve().parent
 # nbgrader's Gradebook runs alembic by name (in this process too): this Python's bin/ first.
@@ -133,7 +136,7 @@ def record_in_gradebook(course: Path, assignment: str, echo: bool = True,
 
 # Files a scratch course needs: the configuration and what it imports.
 COURSE_FILES = ("nbgrader_config.py", "sandbox.py", "verdict.py", "safe_files.py",
-                "kernel_cgroup.py")
+                "kernel_cgroup.py", "limits.py")
 
 
 def make_template(course: Path, assignment: str, scratch_root: Path) -> Path:
@@ -161,7 +164,8 @@ def make_template(course: Path, assignment: str, scratch_root: Path) -> Path:
 
 
 def grade_in_scratch(template: Path, course: Path, assignment: str, students: List[str],
-                     scratch_root: Path, timeout: Optional[float] = None) -> List[dict]:
+                     scratch_root: Path, timeout: Optional[float] = None
+                     ) -> List[SubmissionResult]:
     """Autograde a batch of submissions in a copy of the template course (a worker: it never
     touches the real course; each kernel still sees only its own notebook's folder).
     Returns, per student, what the parent needs to merge the result."""
@@ -192,28 +196,23 @@ def grade_in_scratch(template: Path, course: Path, assignment: str, students: Li
         output += ("\n[snnlearn] nbgrader could not load the course configuration "
                    "(nbgrader_config.py): the run is discarded\n")
         rc = -2
-    runs = []
     try:
         text = safe_files.read_capped(runs_file, 2**20).decode("utf-8", "replace")
     except OSError:
         text = ""
-    for line in text.splitlines():
-        try:
-            runs.append(dict(json.loads(line)))
-        except (ValueError, TypeError):
-            pass
+    runs = [run for run in map(KernelRun.from_json, text.splitlines()) if run is not None]
     out = []
     for student in students:
-        mine = [r for r in runs if f"/autograded/{student}/{assignment}" in r["where"] + "/"]
-        seconds = sum(r.get("seconds", 0) for r in mine) or wall / len(students)
-        out.append({"assignment": assignment, "student": student, "scratch": str(scratch),
-                    "rc": rc, "log": output if len(students) == 1 else "",
-                    "seconds": round(seconds, 1),
-                    "limits": [str(r["limit"]) for r in mine if r.get("limit")],
-                    "skipped": skipped.get(student, []) + [
-                        str(x) for r in mine for x in r.get("skipped", []) or []]})
+        mine = [r for r in runs if r.belongs_to(student, assignment)]
+        seconds = sum(r.seconds for r in mine) or wall / len(students)
+        out.append(SubmissionResult(
+            assignment, student, str(scratch), rc=rc,
+            log=output if len(students) == 1 else "", seconds=round(seconds, 1),
+            limits=[r.limit for r in mine if r.limit],
+            budget=[r.budget for r in mine if r.budget],
+            skipped=skipped.get(student, []) + [x for r in mine for x in r.skipped]))
     if len(students) > 1:
-        out[0]["log"] = output
+        out[0].log = output
     return out
 
 
@@ -258,14 +257,15 @@ def run_capped(command: List[str], cwd: Path, env: Dict[str, str],
     return text + tail.decode("utf-8", "replace") + note, rc
 
 
-def merge_result(course: Path, result: dict) -> bool:
+def merge_result(course: Path, result: SubmissionResult) -> bool:
     """Copy one scratch result into the real course: the autograded notebooks and the
     submission's grades, comments, timestamp and late penalty into the real gradebook.
-    Only the parent process calls it, so parallel workers never write the gradebook."""
+    Only the parent process calls it, so parallel workers never write the gradebook.
+    A discarded run or one whose kernel ran into a budget of its tree is not merged."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    scratch, assignment, student = Path(result["scratch"]), result["assignment"], result["student"]
-    if result.get("rc") == -2:
+    scratch, assignment, student = Path(result.scratch), result.assignment, result.student
+    if result.rc == -2 or result.failed_budget:
         return False
     graded = scratch / "autograded" / student / assignment
     try:
@@ -338,11 +338,11 @@ def default_jobs() -> int:
         os.cpu_count() or 1)
 
 
-def take_result(course: Path, result: dict, results: dict, logs: dict) -> None:
+def take_result(course: Path, result: SubmissionResult, results: dict, logs: dict) -> None:
     """Merge one submission's result (parent only) and keep its time and limits."""
-    a, s = result["assignment"], result["student"]
-    result["merged"] = merge_result(course, result)
-    if not result["merged"]:
+    a, s = result.assignment, result.student
+    result.merged = merge_result(course, result)
+    if not result.merged:
         from nbgrader.api import Gradebook, MissingEntry
 
         with Gradebook(gradebook_url(course)) as gb:  # FAILED students are listed too
@@ -350,19 +350,17 @@ def take_result(course: Path, result: dict, results: dict, logs: dict) -> None:
                 gb.find_student(s)
             except MissingEntry:
                 gb.add_student(s)
-    if result["log"]:
-        logs.setdefault(a, []).append((s, result["log"]))
+    if result.log:
+        logs.setdefault(a, []).append((s, result.log))
     record = run_log_path(course, a, s)
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({k: result.get(k) for k in ("seconds", "limits", "rc", "merged",
-                                                             "skipped")},
-                                 indent=1), encoding="utf-8")
+    record.write_text(result.record().to_json(), encoding="utf-8")
     results[(s, a)] = result
 
 
 def autograde_class(course: Path, assignments: List[str], jobs: int = 0, force: bool = False,
                     echo: bool = True, progress: bool = True,
-                    batch: int = 1) -> Dict[Tuple[str, str], dict]:
+                    batch: int = 1) -> Dict[Tuple[str, str], SubmissionResult]:
     """Grade every submission of ``assignments``, ``jobs`` at a time, each kernel in the
     sandbox, in scratch courses of ``batch`` submissions each (1: one nbgrader run per
     submission; more saves nbgrader's start-up, about 3 s of CPU each); merge the results
@@ -372,7 +370,7 @@ def autograde_class(course: Path, assignments: List[str], jobs: int = 0, force: 
 
     sandbox.check_sandbox()
     jobs = jobs or default_jobs()
-    results: Dict[Tuple[str, str], dict] = {}
+    results: Dict[Tuple[str, str], SubmissionResult] = {}
     scratch_root = Path(tempfile.mkdtemp(prefix="snnlearn-grading-"))
     try:
         work = []
@@ -402,9 +400,8 @@ def autograde_class(course: Path, assignments: List[str], jobs: int = 0, force: 
                 batch_results = future.result()
                 for result in batch_results:
                     take_result(course, result, results, logs)
-                    bar.step(f"{result['assignment']}/{result['student']} "
-                             f"{result['seconds']:.0f} s")
-                shutil.rmtree(batch_results[0]["scratch"], ignore_errors=True)
+                    bar.step(f"{result.assignment}/{result.student} {result.seconds:.0f} s")
+                shutil.rmtree(batch_results[0].scratch, ignore_errors=True)
         for assignment, entries in logs.items():
             text = "".join(f"===== {s} =====\n{log}" for s, log in sorted(entries))
             log_path(course, assignment).write_text(text, encoding="utf-8")
@@ -534,7 +531,7 @@ def integrity_and_limits(autograded: Path) -> Tuple[List[str], List[str]]:
     """(TAMPERED findings, limits hit) read from an autograded notebook's outputs."""
     nb = _load_json(autograded)
     tampered, hit = [], []
-    lim = sandbox.limits()
+    lim = sandbox.limits()  # the environment's (the report runs outside nbgrader)
     if not isinstance(nb, dict):
         return tampered, hit
     for index, cell in enumerate(nb.get("cells", [])):
@@ -545,14 +542,14 @@ def integrity_and_limits(autograded: Path) -> Tuple[List[str], List[str]]:
             if kind == "error" and ename == "GradingIntegrityError":
                 tampered.append(f"{where} ({text.replace('TAMPERED: ', '')})")
             elif kind == "error" and ename == "MemoryError":
-                hit.append(f"memory limit hit ({lim['memory_bytes'] // 2**20} MiB) in {where}")
+                hit.append(f"memory limit hit ({lim.memory_bytes // 2**20} MiB) in {where}")
             elif kind == "error" and ("Resource temporarily unavailable" in text
                                       or ename == "BlockingIOError"):
-                hit.append(f"process limit hit ({lim['processes']}) in {where}")
+                hit.append(f"process limit hit ({lim.processes}) in {where}")
             elif kind == "error" and "File too large" in text:
-                hit.append(f"file size limit hit ({lim['file_bytes'] // 2**20} MiB) in {where}")
+                hit.append(f"file size limit hit ({lim.file_bytes // 2**20} MiB) in {where}")
             elif kind == "stream" and "[output limit hit" in text:
-                hit.append(f"output limit hit ({lim['output_bytes'] // 2**10} KiB) in {where}")
+                hit.append(f"output limit hit ({lim.output_bytes // 2**10} KiB) in {where}")
     return tampered, hit
 
 
@@ -608,11 +605,14 @@ def build_report(course: Path, assignments: Optional[List[str]] = None) -> List[
                 rows.append(row)
                 continue
             graded = True
-            record = _load_json(run_log_path(course, assignment, student))
-            if isinstance(record, dict):
-                row["seconds"] = f"{record.get('seconds', '')}"
-                notes += [str(x) for x in record.get("limits") or []]
-                notes += [str(x) for x in record.get("skipped") or []]
+            record = SubmissionRecord.from_data(_load_json(run_log_path(course, assignment,
+                                                                        student)))
+            if record is not None:
+                row["seconds"] = "" if record.seconds is None else f"{record.seconds}"
+                notes += record.limits + record.skipped
+                if record.budget:  # the kernel's tree ran into a budget: not graded
+                    failures.setdefault((student, assignment), "; ".join(
+                        dict.fromkeys(record.budget)) + ": not graded")
             if folder.is_symlink():
                 notes.append("the submission folder is a symbolic link: not graded")
             for notebook in released:

@@ -1,6 +1,13 @@
 """One budget per kernel for its whole process tree: a cgroup (v1 memory and pids
-controllers) made directly, without systemd, for each sandboxed kernel when the grader runs
-as root on a machine that has them (sandbox.py uses it; the per-process limits stay too).
+controllers) made directly, without systemd, for each sandboxed kernel (sandbox.py uses it;
+the per-process limits stay too). As root the kernels' cgroups go under ``snnlearn/``; an
+ordinary user needs a parent delegated to it once by root::
+
+    sudo .venv/bin/python exercises/kernel_cgroup.py delegate <grading user>
+
+which makes ``snnlearn-<user>/`` in the memory and pids hierarchies, owned by that user
+(the user makes and removes its kernels' cgroups in it; the limits of a kernel's cgroup
+stay out of the kernel's reach, since the sandbox mounts /sys read-only).
 
 - ``memory.limit_in_bytes`` = SNNLEARN_MEMORY_LIMIT_MB: the memory of every process of the
   kernel's tree together, forked children included, and the pages of its tmpfs mounts
@@ -12,9 +19,10 @@ as root on a machine that has them (sandbox.py uses it; the per-process limits s
 
 The kernel's command is started through a shell that moves itself into both cgroups and
 then ``exec``s the sandbox, so everything it starts is inside before any learner code runs.
-After the kernel is gone the cgroups are removed. Where cgroup v1 is not writable (not
-root, cgroup v2 only, a container) ``KernelCgroup.make`` returns None and the per-process
-limits are what holds (book/instructor_guide.md, threat model).
+After the kernel is gone the cgroups are removed. Where cgroup v1 is not writable (an
+ordinary user without a delegated parent, cgroup v2 only, a container)
+``KernelCgroup.make`` returns None and the per-process limits are what holds
+(book/instructor_guide.md, threat model).
 
 >>> KernelCgroup.wrap_command(["/a", "/b"], ["python", "-c", "1"])[:2]
 ['/bin/sh', '-c']
@@ -29,24 +37,70 @@ from typing import List, Optional
 
 CGROUP_ROOT = Path(os.environ.get("SNNLEARN_CGROUP_ROOT", "/sys/fs/cgroup"))
 PARENT = "snnlearn"
+CONTROLLERS = ("memory", "pids")
+
+
+def parent_name(user: Optional[str] = None) -> str:
+    """The folder the kernels' cgroups go in: ``snnlearn`` for root, else the one delegated
+    to the user (``snnlearn-<user>``)."""
+    if user is None:
+        if os.geteuid() == 0:
+            return PARENT
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    return f"{PARENT}-{user}"
 
 
 def available() -> bool:
-    """Whether per-kernel cgroups can be made here (root, cgroup v1 memory and pids)."""
-    if os.environ.get("SNNLEARN_CGROUPS", "auto") == "off" or os.geteuid() != 0:
+    """Whether per-kernel cgroups can be made here: cgroup v1 memory and pids, and root or
+    a parent delegated to this user."""
+    if os.environ.get("SNNLEARN_CGROUPS", "auto") == "off":
         return False
-    return all(os.access(CGROUP_ROOT / kind / "cgroup.procs", os.W_OK)
-               for kind in ("memory", "pids"))
+    if os.geteuid() == 0:
+        return all(os.access(CGROUP_ROOT / kind / "cgroup.procs", os.W_OK)
+                   for kind in CONTROLLERS)
+    return all((CGROUP_ROOT / kind / parent_name()).is_dir()
+               and os.access(CGROUP_ROOT / kind / parent_name(), os.W_OK)
+               for kind in CONTROLLERS)
+
+
+def delegate(user: str) -> List[Path]:
+    """(root) Make ``snnlearn-<user>`` in the memory and pids hierarchies and give it to
+    ``user``: its folder and the files that move processes into it. Returns the folders."""
+    import pwd
+
+    account = pwd.getpwnam(user)  # KeyError: no such user
+    if os.geteuid() != 0:
+        raise PermissionError("delegating a cgroup needs root")
+    made = []
+    for kind in CONTROLLERS:
+        if not (CGROUP_ROOT / kind / "cgroup.procs").exists():
+            raise FileNotFoundError(f"no cgroup v1 {kind} hierarchy at {CGROUP_ROOT / kind}")
+        folder = CGROUP_ROOT / kind / parent_name(user)
+        folder.mkdir(exist_ok=True)
+        for path in (folder, folder / "cgroup.procs", folder / "tasks"):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        made.append(folder)
+    return made
+
+
+def undelegate(user: str) -> None:
+    """(root) Remove what ``delegate`` made (its kernels' cgroups must be gone)."""
+    for kind in CONTROLLERS:
+        folder = CGROUP_ROOT / kind / parent_name(user)
+        if folder.is_dir():
+            folder.rmdir()
 
 
 class KernelCgroup:
     """The memory and pids cgroups of one kernel."""
 
     def __init__(self, name: str, memory_bytes: int, processes: int):
-        self.memory = CGROUP_ROOT / "memory" / PARENT / name
-        self.pids = CGROUP_ROOT / "pids" / PARENT / name
+        self.memory = CGROUP_ROOT / "memory" / parent_name() / name
+        self.pids = CGROUP_ROOT / "pids" / parent_name() / name
         for folder in (self.memory, self.pids):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=os.geteuid() == 0, exist_ok=True)
         (self.memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
         try:  # memory + swap, where the kernel accounts swap (swapaccount=1)
             (self.memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
@@ -115,3 +169,35 @@ class KernelCgroup:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="per-kernel cgroups for grading")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("delegate", "give USER a parent cgroup for its kernels (root)"),
+                       ("undelegate", "remove it again (root)")):
+        commands.add_parser(name, help=text).add_argument("user")
+    commands.add_parser("status", help="say whether this user can make kernels' cgroups")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        where = ", ".join(str(CGROUP_ROOT / k / parent_name()) for k in CONTROLLERS)
+        print(f"per-kernel cgroups: {'yes' if available() else 'no'} ({where})")
+        return 0
+    try:
+        if args.command == "delegate":
+            for folder in delegate(args.user):
+                print(f"delegated {folder} to {args.user}")
+        else:
+            undelegate(args.user)
+            print(f"removed the cgroups delegated to {args.user}")
+    except (KeyError, OSError) as error:
+        parser.error(f"{args.command} {args.user}: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -4,7 +4,7 @@ Run nbgrader from this folder (``cd exercises && nbgrader ...``) or through the 
 instructor targets (``make assignments``, ``make autograde``, ...); see
 book/instructor_guide.md.
 
-Two environment variables tune the execution limits (e.g. for tests or slow machines):
+Environment variables tune the per-cell time limits (e.g. for tests or slow machines):
 
 ``SNNLEARN_CELL_TIMEOUT``
     seconds one cell may run while autograding (default 60). An infinite loop is
@@ -15,10 +15,6 @@ Two environment variables tune the execution limits (e.g. for tests or slow mach
 ``SNNLEARN_INTERRUPT_GRACE``
     seconds a kernel has to stop after the interrupt that follows a timeout (default 10);
     a kernel that ignores it fails the submission, which the grading report lists as FAILED.
-``SNNLEARN_NOTEBOOK_TIMEOUT``
-    seconds a whole notebook may run (default 900); past it the submission FAILS.
-``SNNLEARN_SHM_LIMIT_MB`` / ``SNNLEARN_DISK_LIMIT_MB``
-    size of the kernel's private /dev/shm (64) and working folder (256), both tmpfs.
 ``GRADEBOOK_URL``
     the gradebook's SQLAlchemy URL (default: the SQLite file gradebook.db here).
 ``SNNLEARN_LATE_PENALTY_PER_DAY``
@@ -74,6 +70,14 @@ c.ClearHiddenTests.enforce_metadata = True
 
 # --- autograde ---------------------------------------------------------------------------
 c.Autograde.create_student = True
+
+# --- the budget of one submission ---------------------------------------------------------
+# Memory, CPU time, processes, file size, output per cell, one ZeroMQ message, /dev/shm,
+# scratch disk and the whole notebook's wall clock: traitlets of limits.GradingLimits, its
+# table the one place their defaults are written (``python exercises/limits.py`` prints it).
+# Set one here, e.g. ``c.GradingLimits.memory_mb = 2048``; one left unset takes its
+# environment variable (SNNLEARN_MEMORY_LIMIT_MB, ...) and else the default. A kernel whose
+# whole process tree runs into its budget (cgroup: memory, processes) FAILS with the reason.
 
 CELL_TIMEOUT = int(os.environ.get("SNNLEARN_CELL_TIMEOUT", "60"))
 LONG_CELL_TIMEOUT = int(os.environ.get("SNNLEARN_LONG_CELL_TIMEOUT", "240"))

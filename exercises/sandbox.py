@@ -7,13 +7,18 @@ The kernel (``SandboxKernelManager``)
     (the Python environment and the snnlearn package are bound back read-only), no network
     (``--unshare-net``), its own process tree (``--unshare-pid``), killed with its parent
     (``--die-with-parent``), all capabilities dropped (as root: a user id of its own per
-    kernel, so RLIMIT_NPROC is not shared). Its working folder is a private, size-capped
+    kernel; as an ordinary user: a user namespace of its own, where Linux >= 5.14 counts
+    RLIMIT_NPROC: either way one kernel's process limit is not shared, ``nproc_scope``
+    measures it). Its working folder is a private, size-capped
     tmpfs with the notebook's files bound in read-only (a copy: never the folder nbgrader
     writes the graded notebook into); /dev/shm is private and capped too. It talks to
     nbclient over Jupyter's ``ipc`` transport: Unix sockets in a private folder bound into
     the sandbox; its raw stdout/stderr go to /dev/null. ``prlimit`` caps its address space,
-    CPU time, number of processes and file size; ``SnnlearnExecute`` caps the output a cell
-    may send and the notebook's wall clock.
+    CPU time, number of processes and file size; where cgroups can be made (root, or a
+    parent delegated to the user) its whole tree has one memory and process budget
+    (kernel_cgroup.py). Each socket the grader reads it through refuses a message over the
+    size cap (``cap_messages``); ``SnnlearnExecute`` caps the output a cell may send and the
+    notebook's wall clock. The limits are traitlets (limits.py, set in nbgrader_config.py).
 
 The verdict (``SnnlearnExecute.judge``, verdict.py)
     Test cells split into inputs / ``# [call]`` / ``# [check]`` parts: the kernel runs the
@@ -47,10 +52,12 @@ from typing import Dict, List, Optional
 
 from jupyter_client.manager import AsyncKernelManager
 from nbformat import NotebookNode
+from nbclient.util import run_sync
 from nbgrader.preprocessors.execute import Execute, UnresponsiveKernelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernel_cgroup  # noqa: E402  (one memory/process budget per kernel's process tree)
+from limits import Limits  # noqa: E402  (the budget's traitlets and their typed values)
 import safe_files  # noqa: E402  (copies that never follow the learner's links)
 import verdict  # noqa: E402  (the checks, run here on the kernel's plain data)
 
@@ -65,28 +72,10 @@ def kernel_uid() -> int:
     return KERNEL_UID_BASE + os.getpid() if os.geteuid() == 0 else os.geteuid()
 
 
-def _int_env(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    if not value:
-        return default
-    try:
-        return int(float(value))
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a number") from None
-
-
-def limits() -> Dict[str, int]:
-    """The resource limits of one kernel (environment variables, see instructor guide)."""
-    return {
-        "memory_bytes": _int_env("SNNLEARN_MEMORY_LIMIT_MB", 4096) * 2**20,
-        "cpu_seconds": _int_env("SNNLEARN_CPU_LIMIT_S", 900),
-        "processes": _int_env("SNNLEARN_MAX_PROCESSES", 128),
-        "file_bytes": _int_env("SNNLEARN_FILE_LIMIT_MB", 64) * 2**20,
-        "output_bytes": _int_env("SNNLEARN_OUTPUT_LIMIT_KB", 1024) * 2**10,
-        "shm_bytes": _int_env("SNNLEARN_SHM_LIMIT_MB", 64) * 2**20,
-        "disk_bytes": _int_env("SNNLEARN_DISK_LIMIT_MB", 256) * 2**20,
-        "notebook_seconds": _int_env("SNNLEARN_NOTEBOOK_TIMEOUT", 900),
-    }
+def limits(config=None) -> Limits:
+    """The resource limits of one kernel: ``GradingLimits`` in nbgrader_config.py, else the
+    environment variables, else the defaults (limits.py, the one place they are defined)."""
+    return Limits.from_config(config)
 
 
 def record_run(where: str, **fields) -> None:
@@ -203,19 +192,66 @@ def sandbox_interpreter() -> str:
         return str(executable)
 
 
+NPROC_SCOPE_VARIABLE = "SNNLEARN_NPROC_SCOPE"
+
+
+def nproc_scope() -> str:
+    """What RLIMIT_NPROC counts for a kernel that an ordinary user starts in a user namespace
+    of its own: ``"namespace"`` (Linux >= 5.14 counts a user's processes per user namespace,
+    so each kernel's limit is its own) or ``"user"`` (every process of the user, all kernels
+    together). Measured, not assumed: twelve processes of this user are held outside while a
+    sandbox limited to 8 processes forks 3; it can only where the count is per namespace.
+    Kept in SNNLEARN_NPROC_SCOPE for the workers (check_sandbox measures it once)."""
+    known = os.environ.get(NPROC_SCOPE_VARIABLE)
+    if known in ("namespace", "user"):
+        return known
+    bwrap = shutil.which("bwrap")
+    if os.geteuid() == 0 or bwrap is None:
+        return "user"
+    held = [subprocess.Popen(["sleep", "60"]) for _ in range(12)]
+    try:
+        probe = ("import os\nn = 0\nfor _ in range(3):\n    try:\n        pid = os.fork()\n"
+                 "    except OSError:\n        break\n    if pid == 0:\n        os._exit(0)\n"
+                 "    n += 1\n    os.waitpid(pid, 0)\nprint('forked', n)\n")
+        command = [bwrap, *user_namespace_args(), "--ro-bind", "/", "/", "--dev", "/dev",
+                   "--proc", "/proc", "--unshare-pid", "--die-with-parent", "prlimit",
+                   "--nproc=8", "--", sandbox_interpreter(), "-c", probe]
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+    finally:
+        for process in held:
+            process.kill()
+            process.wait()
+    scope = "namespace" if "forked 3" in out else "user"
+    os.environ[NPROC_SCOPE_VARIABLE] = scope
+    return scope
+
+
+def user_namespace_args() -> List[str]:
+    """An ordinary user's kernel gets a user namespace of its own (its user id mapped to
+    itself): RLIMIT_NPROC then counts that kernel's processes only (nproc_scope). bwrap
+    makes one anyway when it is not setuid; asking for it keeps that so where it is."""
+    if os.geteuid() == 0:
+        return []  # root: each kernel runs as a user id of its own (setpriv) instead
+    return ["--unshare-user", "--uid", str(os.geteuid()), "--gid", str(os.getegid())]
+
+
 def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
-                  status_file: Path, uid: Optional[int] = None) -> List[str]:
+                  status_file: Path, uid: Optional[int] = None,
+                  lim: Optional[Limits] = None) -> List[str]:
     """The kernel command wrapped in bubblewrap, prlimit and (as root) setpriv."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
-    lim = limits()
+    lim = lim or limits()
     hidden = hidden_paths()
     # /dev/shm: a private, writable one (multiprocessing's semaphores: joblib, DataLoader).
     # Its size is capped (shared memory is memory the address-space limit does not see).
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777",
-            "--size", str(lim["shm_bytes"]), "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+    args = [bwrap, *user_namespace_args(), "--ro-bind", "/", "/", "--dev", "/dev",
+            "--perms", "1777", "--size", str(lim.shm_bytes), "--tmpfs", "/dev/shm",
+            "--proc", "/proc", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session"]
     for path in hidden:
         args += ["--tmpfs", str(path)]
@@ -237,7 +273,7 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
     # The working folder: a private tmpfs of at most disk_bytes (what the kernel writes
     # vanishes with it), the notebook's files bound into it read-only.
     open_way(workdir)
-    args += ["--perms", "1777", "--size", str(lim["disk_bytes"]), "--tmpfs", str(workdir)]
+    args += ["--perms", "1777", "--size", str(lim.disk_bytes), "--tmpfs", str(workdir)]
     for entry in sorted(os.listdir(workdir)):
         mode = os.lstat(workdir / entry).st_mode
         if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
@@ -247,12 +283,15 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
              "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", str(workdir),
              "--setenv", "LANG", "C.UTF-8", "--setenv", "MPLBACKEND", "Agg",
              "--setenv", "OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1")]
-    # RLIMIT_NPROC counts every thread of the user: as root the kernel runs as nobody (who
-    # runs nothing else); otherwise what the instructor already runs comes on top.
-    processes = lim["processes"] + (0 if os.geteuid() == 0 else threads_of(os.geteuid()))
-    cpu = f"{lim['cpu_seconds']}:{lim['cpu_seconds'] + 5}"  # SIGXCPU, then SIGKILL
-    limit = ["prlimit", f"--as={lim['memory_bytes']}", f"--cpu={cpu}",
-             f"--nproc={processes}", f"--fsize={lim['file_bytes']}", "--core=0", "--"]
+    # RLIMIT_NPROC: as root the kernel runs as a user id of its own (who runs nothing else);
+    # an ordinary user's kernel counts in its own user namespace where the kernel does so
+    # (nproc_scope), else every thread of the user counts: what it already runs comes on top.
+    processes = lim.processes
+    if os.geteuid() != 0 and nproc_scope() == "user":
+        processes += threads_of(os.geteuid())
+    cpu = f"{lim.cpu_seconds}:{lim.cpu_seconds + 5}"  # SIGXCPU, then SIGKILL
+    limit = ["prlimit", f"--as={lim.memory_bytes}", f"--cpu={cpu}",
+             f"--nproc={processes}", f"--fsize={lim.file_bytes}", "--core=0", "--"]
     if os.geteuid() == 0:
         # root ignores RLIMIT_NPROC and could undo the mounts: run the kernel as nobody.
         uid = NOBODY if uid is None else uid
@@ -268,13 +307,13 @@ def bwrap_command(kernel_cmd: List[str], workdir: Path, ipc_dir: Path,
                    *limit, *kernel_cmd]
 
 
-def describe_exit(status: int, lim: Dict[str, int]) -> Optional[str]:
+def describe_exit(status: int, lim: Limits) -> Optional[str]:
     """The limit a kernel's exit status says it hit (128 + signal from the shell)."""
     import signal
 
     reasons = {
-        signal.SIGXCPU: f"CPU time limit hit ({lim['cpu_seconds']} s): kernel killed",
-        signal.SIGXFSZ: f"file size limit hit ({lim['file_bytes'] // 2**20} MiB)",
+        signal.SIGXCPU: f"CPU time limit hit ({lim.cpu_seconds} s): kernel killed",
+        signal.SIGXFSZ: f"file size limit hit ({lim.file_bytes // 2**20} MiB)",
         signal.SIGKILL: "kernel killed (SIGKILL: out of memory, or stopped by the grader)",
         signal.SIGSEGV: "kernel crashed (SIGSEGV)",
     }
@@ -296,6 +335,7 @@ def check_sandbox() -> None:
         command = bwrap_command([sys.executable, "-c", "print('sandbox ok')"], work, work,
                                 work / "status")
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        nproc_scope()  # measured once here, inherited by the grading workers
         if result.returncode != 0 or "sandbox ok" not in result.stdout:
             raise SandboxUnavailable(
                 f"bubblewrap is installed but cannot make a sandbox here "
@@ -304,11 +344,23 @@ def check_sandbox() -> None:
                 + INSTALL_HINT)
 
 
+def cap_messages(context, lim: Limits) -> None:
+    """Every socket ``context`` makes from now on refuses a message larger than
+    ``lim.message_bytes`` (ZeroMQ reads the size first and drops the connection instead of
+    the message: it is never held whole) and queues at most ``lim.queued_messages``."""
+    import zmq
+
+    context.setsockopt(zmq.MAXMSGSIZE, lim.message_bytes)
+    context.setsockopt(zmq.RCVHWM, lim.queued_messages)
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel started in the sandbox, reached over ipc sockets in a private folder."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.limits = limits(self.config)
+        cap_messages(self.context, self.limits)  # the control socket the manager opens
         self.ipc_dir = Path(tempfile.mkdtemp(prefix="snnlearn-ipc-"))
         self.uid = kernel_uid()
         if os.geteuid() == 0:
@@ -318,6 +370,12 @@ class SandboxKernelManager(AsyncKernelManager):
         self.connection_file = str(self.ipc_dir / "connection.json")
         self.status_file = self.ipc_dir / "exit_status"
         self.cgroup: Optional[kernel_cgroup.KernelCgroup] = None
+
+    def client(self, **kwargs):
+        """A client whose sockets (shell, iopub, stdin, control) cap each message."""
+        kc = super().client(**kwargs)
+        cap_messages(kc.context, self.limits)
+        return kc
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -329,13 +387,14 @@ class SandboxKernelManager(AsyncKernelManager):
         # What the kernel writes to its raw stdout/stderr never reaches the grader.
         self._launch_args["stdout"] = subprocess.DEVNULL
         self._launch_args["stderr"] = subprocess.DEVNULL
-        command = bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid)
-        # As root (cgroup v1): the kernel's whole process tree in a memory and a pids cgroup
-        # of its own, so children and /dev/shm count in one budget per submission.
-        lim = limits()
+        command = bwrap_command(cmd, workdir, self.ipc_dir, self.status_file, uid=self.uid,
+                                lim=self.limits)
+        # Where cgroups can be made (root, or a cgroup delegated to this user: cgroup v1):
+        # the kernel's whole process tree in a memory and a pids cgroup of its own, so
+        # children and /dev/shm count in one budget per submission.
         if self.cgroup is None:
-            self.cgroup = kernel_cgroup.KernelCgroup.make(self.ipc_dir.name, lim["memory_bytes"],
-                                                          lim["processes"])
+            self.cgroup = kernel_cgroup.KernelCgroup.make(
+                self.ipc_dir.name, self.limits.memory_bytes, self.limits.processes)
         return self.cgroup.wrap(command) if self.cgroup is not None else command
 
     async def interrupt_kernel(self):
@@ -346,17 +405,21 @@ class SandboxKernelManager(AsyncKernelManager):
             self.session.send(self._control_socket, msg)
 
     def exit_reason(self) -> Optional[str]:
-        hit = self.cgroup.limit_hit() if self.cgroup is not None else None
+        """The limit the kernel's exit status says it hit (a signal), if any."""
         try:
             status = int(self.status_file.read_text().strip())
         except (OSError, ValueError):
-            return hit
-        return hit or describe_exit(status, limits())
+            return None
+        return describe_exit(status, self.limits)
 
     async def cleanup_resources(self, restart: bool = False) -> None:
+        # A budget of the whole tree (its cgroup) hit: the submission FAILS with the reason.
+        budget = self.cgroup.limit_hit() if self.cgroup is not None else None
         reason = self.exit_reason()
-        if reason:
-            record_run(SnnlearnExecute.current_notebook_folder, limit=reason)
+        if budget or reason:
+            record_run(SnnlearnExecute.current_notebook_folder,
+                       **({"budget": budget} if budget else {}),
+                       **({"limit": reason} if reason else {}))
         await super().cleanup_resources(restart=restart)
         if not restart:
             if self.cgroup is not None:
@@ -585,6 +648,11 @@ class NotebookBudgetExceeded(RuntimeError):
     """A notebook ran past SNNLEARN_NOTEBOOK_TIMEOUT seconds in all: the submission FAILS."""
 
 
+class KernelOutputLost(RuntimeError):
+    """A cell's output stopped arriving (a message over the size cap drops the connection,
+    and what was in flight with it): the submission FAILS."""
+
+
 class SnnlearnExecute(Execute):
     """nbgrader's Execute in the sandbox, with tamper-proof test cells and an output cap;
     a kernel that ignores the timeout's interrupt fails the submission (nbgrader reports it
@@ -601,7 +669,7 @@ class SnnlearnExecute(Execute):
         super().__init__(*args, **kwargs)
         self._output_bytes: Dict[int, int] = {}
         self._truncated: set = set()
-        self._budget_seconds = limits()["notebook_seconds"]
+        self._budget_seconds = limits(self.config).notebook_seconds
         self._deadline = time.monotonic() + self._budget_seconds
 
     def preprocess(self, nb, resources=None, km=None):
@@ -625,8 +693,9 @@ class SnnlearnExecute(Execute):
         SnnlearnExecute.current_notebook_folder = where
         self._output_bytes, self._truncated = {}, set()
         self._results: Dict[int, Dict[int, dict]] = {}
-        self.output_limit = limits()["output_bytes"]
-        self._budget_seconds = limits()["notebook_seconds"]
+        lim = limits(self.config)
+        self.output_limit = lim.output_bytes
+        self._budget_seconds = lim.notebook_seconds
         self._deadline = time.monotonic() + self._budget_seconds
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
@@ -708,10 +777,26 @@ class SnnlearnExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):
+        from nbclient.exceptions import CellTimeoutError
+
         if time.monotonic() >= self._deadline:
             raise NotebookBudgetExceeded(self._budget_message())
-        return await super().async_execute_cell(cell, cell_index, execution_count,
-                                                store_history)
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        except CellTimeoutError as error:
+            if "Timeout waiting for IOPub output" not in str(error):
+                raise
+            lim = limits(self.config)
+            grade_id = _meta(cell).get("grade_id") or f"#{cell_index - 1}"  # after the prelude
+            raise KernelOutputLost(
+                f"the output of cell {grade_id} stopped arriving: the kernel sent a message "
+                f"over the {lim.message_bytes // 2**20} MiB cap (GradingLimits.message_mb), "
+                f"or more than the grader queues ({lim.queued_messages} messages); nothing "
+                f"was graded") from None
+
+    # nbclient binds execute_cell to its own async_execute_cell: bind it to this one.
+    execute_cell = run_sync(async_execute_cell)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)  # interrupts the kernel

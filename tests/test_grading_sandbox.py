@@ -213,3 +213,14 @@ def test_a_kernel_outside_its_cgroup_never_starts(tmp_path):
                                                       ["/bin/echo", "ran"])
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 125 and "ran" not in result.stdout
+
+
+def test_a_kernel_cannot_touch_the_cgroups(jail):
+    """/sys is read-only inside: a kernel can neither leave its cgroup nor raise its limits
+    (a cgroup delegated to an ordinary grading user is that user's to write, outside)."""
+    code = ("import os\nfor path in ('/sys/fs/cgroup/pids/cgroup.procs', "
+            "'/sys/fs/cgroup/memory/cgroup.procs'):\n    try:\n"
+            "        open(path, 'w').write(str(os.getpid()))\n        print('wrote', path)\n"
+            "    except OSError as error:\n        print('refused', error.errno)\n")
+    result = jail(code)
+    assert result.returncode == 0 and "wrote" not in result.stdout, result.stdout + result.stderr

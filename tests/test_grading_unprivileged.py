@@ -11,6 +11,7 @@ no listing) the folders above the interpreter for its duration, and restores the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -22,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_helpers import copy_of_generated, reference_submission
+from grading_helpers import copy_of_generated, generated_course, reference_submission
 from paths import ROOT
 
 USER = "snnlearn-grader-test"
@@ -47,15 +48,24 @@ def make_user() -> pwd.struct_passwd:
         return pwd.getpwnam(USER)
 
 
-@pytest.mark.slow
-def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
+def skip_without_root() -> None:
     if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
         pytest.skip("creating a user for the test needs root (useradd, runuser)")
+
+
+@contextlib.contextmanager
+def course_of_the_grading_user(tmp_path_factory, name: str, submissions: dict):
+    """A scratch repository (the Makefile, a link to this .venv, a generated course with
+    ``submissions``: {student: notebook}) owned by the created user, whose interpreter
+    folders the user may traverse for the duration. Yields (repo, make), where
+    ``make(*args)`` runs ``make -C repo ...`` as the user and returns the CompletedProcess."""
+    skip_without_root()
     user = make_user()
-    course = copy_of_generated(tmp_path_factory, "unprivileged")
-    folder = course / "submitted" / "ada" / ASSIGNMENT
-    folder.mkdir(parents=True)
-    nbformat.write(reference_submission(course, ASSIGNMENT), folder / f"{ASSIGNMENT}.ipynb")
+    course = copy_of_generated(tmp_path_factory, name)
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
     # Not under pytest's folder (0700 for root): the user must be able to reach it.
     repo = Path(tempfile.mkdtemp(prefix="snnlearn-unprivileged-"))
     opened = {folder: os.stat(folder).st_mode & 0o7777
@@ -69,19 +79,31 @@ def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
         shutil.copytree(course, repo / "exercises", symlinks=True)
         for path in [repo, *(repo / "exercises").rglob("*"), repo / "exercises"]:
             os.lchown(path, user.pw_uid, user.pw_gid)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo),
-               "LANG": "C.UTF-8", "SNNLEARN_CELL_TIMEOUT": "60"}
-        # -o: the .venv is installed already (its stamp would look older than the copies).
-        result = subprocess.run(
-            ["runuser", "-u", USER, "--", "make", "-C", str(repo), "-o", ".venv/.dev-installed",
-             "autograde", f"ASSIGNMENT={ASSIGNMENT}", "JOBS=1"],
-            capture_output=True, text=True, env=env, timeout=900)
-        out = result.stdout + result.stderr
-        assert result.returncode == 0, out[-3000:]
-        assert re.search(r"ada\s+GRADED\s+(\d+(?:\.\d+)?)/\1\b", out), out[-3000:]
-        graded = repo / "exercises" / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        assert graded.stat().st_uid == user.pw_uid  # written by the user, not by root
+
+        def make(*args: str, **variables: str) -> subprocess.CompletedProcess:
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo),
+                   "LANG": "C.UTF-8", "SNNLEARN_CELL_TIMEOUT": "60", **variables}
+            # -o: the .venv is installed already (its stamp would look older than the copies).
+            return subprocess.run(["runuser", "-u", USER, "--", "make", "-C", str(repo), "-o",
+                                   ".venv/.dev-installed", *args],
+                                  capture_output=True, text=True, env=env, timeout=900)
+
+        yield repo, make
     finally:
         for folder, mode in opened.items():
             os.chmod(folder, mode)
         shutil.rmtree(repo, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_make_autograde_works_as_an_unprivileged_user(tmp_path_factory):
+    skip_without_root()
+    honest = reference_submission(generated_course(tmp_path_factory), ASSIGNMENT)
+    with course_of_the_grading_user(tmp_path_factory, "unprivileged", {"ada": honest}) as (
+            repo, make):
+        result = make("autograde", f"ASSIGNMENT={ASSIGNMENT}", "JOBS=1")
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out[-3000:]
+        assert re.search(r"ada\s+GRADED\s+(\d+(?:\.\d+)?)/\1\b", out), out[-3000:]
+        graded = repo / "exercises" / "autograded" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        assert graded.stat().st_uid == make_user().pw_uid  # written by the user, not by root
