@@ -66,7 +66,7 @@ def eprop(xs, w_in, w_rec, w_out, targets, p):
 parameters = st.builds(
     LIFParameters, tau_syn_inv=st.floats(50.0, 400.0), tau_mem_inv=st.floats(30.0, 250.0),
     v_leak=st.floats(-0.3, 0.3), v_th=st.floats(0.5, 1.5), v_reset=st.floats(-0.3, 0.3),
-    alpha=st.floats(1.0, 100.0), method=st.just("super"))
+    alpha=st.floats(1.0, 100.0), method=st.just("super"), reset_method=st.just("value"))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -31,7 +31,7 @@ parameters = st.builds(
     v_th=st.floats(0.3, 1.5),
     v_reset=st.floats(-0.5, 0.5),
     alpha=st.floats(0.5, 200.0),
-    method=st.just("super"),
+    method=st.just("super"), reset_method=st.just("value"),
 )
 shapes = st.lists(st.integers(1, 37), min_size=1, max_size=3).map(tuple)
 dtypes = st.sampled_from([torch.float32, torch.float64])

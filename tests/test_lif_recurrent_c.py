@@ -40,7 +40,7 @@ parameters = st.builds(
     LIFParameters,
     tau_syn_inv=st.floats(20.0, 500.0), tau_mem_inv=st.floats(20.0, 300.0),
     v_leak=st.floats(-0.5, 0.5), v_th=st.floats(0.3, 1.5), v_reset=st.floats(-0.5, 0.5),
-    alpha=st.floats(0.5, 200.0), method=st.just("super"),
+    alpha=st.floats(0.5, 200.0), method=st.just("super"), reset_method=st.just("value"),
 )
 time_steps = st.sampled_from([0.0005, 0.001, 0.002])
 

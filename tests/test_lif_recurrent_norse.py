@@ -54,7 +54,7 @@ any_parameters = st.builds(
     LIFParameters,
     tau_syn_inv=st.floats(20.0, 500.0), tau_mem_inv=st.floats(20.0, 300.0),
     v_leak=st.floats(-0.5, 0.5), v_th=st.floats(0.3, 1.5), v_reset=st.floats(-0.5, 0.5),
-    alpha=st.just(1.0), method=st.just("super"),
+    alpha=st.just(1.0), method=st.just("super"), reset_method=st.just("value"),
 )
 
 
@@ -105,7 +105,7 @@ exact_parameters = st.builds(
     tau_syn_inv=exact([25.0, 50.0, 100.0, 200.0, 256.0, 400.0]),
     tau_mem_inv=exact([20.0, 50.0, 64.0, 100.0, 125.0, 250.0]),
     v_leak=exact([-0.25, 0.0, 0.125]), v_th=exact([0.25, 0.5, 1.0, 1.5]),
-    v_reset=exact([-0.5, 0.0, 0.125]), alpha=st.just(1.0), method=st.just("super"),
+    v_reset=exact([-0.5, 0.0, 0.125]), alpha=st.just(1.0), method=st.just("super"), reset_method=st.just("value"),
 )
 exact_dt = exact([2.0**-9, 2.0**-10, 2.0**-11, 0.00048828125 * 3])
 
