@@ -28,6 +28,14 @@ MISTAKES = {
         caught_by="arctan_chain",
         feedback="multiply by grad_output (chain rule)",
     ),
+    # Exercise 1: backward borrows snnlearn's own arctan surrogate instead of computing it.
+    "surrogate_from_snnlearn": dict(
+        cell="arctan_spike",
+        edits=[("        alpha = ctx.alpha\n        return grad_output * (alpha / 2) / (1 + (math.pi / 2 * alpha * x) ** 2), None",
+                "        return snnlearn.functional.surrogates.ArcTan.chain(grad_output, x, ctx.alpha), None")],
+        caught_by="arctan_hidden",
+        feedback="without calling snnlearn's surrogates",
+    ),
     # Exercise 2: K1 (the kernel's sum) in place of K2 (the sum of its squares).
     "std_uses_k1": dict(
         cell="fluctuation_init",
