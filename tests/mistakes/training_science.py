@@ -142,6 +142,6 @@ MISTAKES = {
         cell="train",
         edits=[("            optimizer.step()\n", "")],
         caught_by="train_accuracy",
-        feedback="it should be at least 80 %",
+        feedback="it should be at least 90 %",
     ),
 }
