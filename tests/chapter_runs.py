@@ -46,8 +46,17 @@ def is_check(cell) -> bool:
     return cell.cell_type == "code" and first.startswith(("# check", "# self-check"))
 
 
+def source_path(page: str) -> Path:
+    """A TOC page's source file (``"book/02_spiking_neurons"``), or ``page`` itself when it
+    is a file (a chapter outside the book, as the tests of this module write)."""
+    path = Path(page) if Path(page).is_file() else source_of(page)
+    if path is None:
+        raise FileNotFoundError(f"no source for the page {page!r}")
+    return path
+
+
 def has_exercises(page: str) -> bool:
-    return bool(SOLUTION.search(source_of(page).read_text(encoding="utf-8")))
+    return bool(SOLUTION.search(source_path(page).read_text(encoding="utf-8")))
 
 
 def published_notebook(page: str) -> nbformat.NotebookNode:
@@ -58,7 +67,7 @@ def published_notebook(page: str) -> nbformat.NotebookNode:
     from myst_nb.core.read import create_nb_reader
     from myst_parser.config.main import MdParserConfig
 
-    path = source_of(page)
+    path = source_path(page)
     text = path.read_text(encoding="utf-8")
     extensions = (load_yaml("_config.yml").get("parse") or {}).get("myst_enable_extensions", [])
     reader = create_nb_reader(str(path), MdParserConfig(enable_extensions=set(extensions)),
@@ -117,7 +126,7 @@ async def _run_chapter(page: str, timeout: int) -> ChapterRun:
     notebook = published_notebook(page)
     published = len(notebook.cells)
     pairs = exercises(notebook)
-    cwd = str(source_of(page).parent)
+    cwd = str(source_path(page).parent)
     # As jupyter-cache's single_nb_execution, which myst-nb's cache mode runs.
     client = NotebookClient(notebook, timeout=timeout, allow_errors=False, record_timing=False,
                             resources={"metadata": {"path": cwd}})
@@ -183,7 +192,7 @@ def seed_cache(cache_path: Path, runs: Dict[str, ChapterRun]) -> Dict[str, str]:
         if run.published is None:
             continue
         record = cache.cache_notebook_bundle(
-            CacheBundleIn(run.published, str(source_of(page)),
+            CacheBundleIn(run.published, str(source_path(page)),
                           data={"execution_seconds": run.seconds}),
             check_validity=False, overwrite=True)
         keys[page] = record.hashkey

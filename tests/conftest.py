@@ -26,6 +26,8 @@ BIN = Path(sys.executable).parent
 # Tests are marked slow one by one (@pytest.mark.slow), so that a file's pure checks stay in
 # `make test-fast`; a test that uses the built book or the chapter runs is slow without a mark.
 SLOW_FIXTURES = ("built_book", "chapter_runs")
+# Where the session's shared work went ({what: text}), printed at the end of the run.
+TIMINGS: dict = {}
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +41,11 @@ def chapter_runs():
     cells, then its exercise solutions, in one kernel), two kernels at a time."""
     started = time.perf_counter()
     runs = chapter_runs_module.run_chapters(course_chapters())
-    print(f"\nchapters run in {time.perf_counter() - started:.0f} s (published + solutions, "
-          f"{chapter_runs_module.PARALLEL} at a time): "
-          + ", ".join(f"{Path(p).name} {r.seconds:.0f}+{r.solutions_seconds:.0f}"
-                      for p, r in runs.items()), file=sys.stderr)
+    TIMINGS["chapter runs"] = (
+        f"{time.perf_counter() - started:.0f} s, {chapter_runs_module.PARALLEL} kernels at a "
+        "time (published + solutions, s): "
+        + ", ".join(f"{Path(p).name} {r.seconds:.0f}+{r.solutions_seconds:.0f}"
+                    for p, r in runs.items()))
     return runs
 
 
@@ -82,8 +85,8 @@ def built_book(tmp_path_factory, request) -> Path:
     if again:
         pytest.fail(f"the build executed {len(again)} chapter(s) again instead of taking them "
                     f"from the session's runs (cache keys {again}); log {log}")
-    print(f"\nbook built in {time.perf_counter() - started:.0f} s "
-          f"({len(seeded)} chapters from the session's runs)", file=sys.stderr)
+    TIMINGS["book build"] = (f"{time.perf_counter() - started:.0f} s ({len(seeded)} chapters "
+                             "taken from the session's runs)")
     return out / "_build" / "html"
 
 
@@ -97,3 +100,10 @@ def pytest_report_header(config):
     return f"snnlearn repo: {ROOT}"
 
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("session fixtures")
+        for what, text in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {text}")
