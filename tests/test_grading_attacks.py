@@ -102,12 +102,6 @@ KERNEL_ATTACKS = {
 }
 
 
-# The student whose added cells sleep past the notebook's wall clock (150 s of waiting, no
-# CPU). ``make autograde`` takes the students in name order: named to sort first, its wait
-# overlaps the grading of the others on the second job instead of running alone at the end.
-SLEEPER = "asleep"
-
-
 def tree_sums(root: Path, folders) -> dict:
     out = {}
     for folder in folders:
@@ -180,8 +174,8 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
         sleepy = edit_cell(reference, "lif_step", source=WRONG)
         for k in range(6):
             sleepy.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(28)  # {k}"))
-        (downloads / SLEEPER).mkdir()
-        (downloads / SLEEPER / f"{A}.ipynb").write_text(nbformat.writes(sleepy), "utf-8")
+        (downloads / "sleeps").mkdir()
+        (downloads / "sleeps" / f"{A}.ipynb").write_text(nbformat.writes(sleepy), "utf-8")
         stamps, collect_report = grading.collect(root, A, downloads)
 
         # Grade-time attacks planted in submitted/ directly (as if copied there by hand).
@@ -228,7 +222,7 @@ def test_honest_students_keep_full_marks_and_nothing_of_theirs_changes(attacked)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", sorted(KERNEL_ATTACKS) + [SLEEPER])
+@pytest.mark.parametrize("attack", sorted(KERNEL_ATTACKS) + ["sleeps"])
 def test_kernel_attacks_gain_nothing(attacked, attack):
     wrong = score(attacked, "wrong")
     assert wrong < float(attacked.rows["wrong"]["max_score"])
@@ -289,7 +283,7 @@ def test_shared_memory_and_the_scratch_folder_are_capped(attacked):
 
 @pytest.mark.slow
 def test_a_notebook_past_its_wall_clock_fails_with_the_reason(attacked):
-    row = attacked.rows[SLEEPER]
+    row = attacked.rows["sleeps"]
     assert row["status"] == "FAILED" and "wall-clock budget" in row["notes"], row
 
 
