@@ -1,29 +1,33 @@
-"""Shared fixtures (the repository root, one book build per test session) and the test
-tiers: a test is ``slow`` when it is marked so, when it uses the built book, or when its
-module is listed in SLOW_MODULES; ``make test-fast`` runs ``-m "not slow"``.
+"""Shared fixtures (the repository root, one run of each chapter and one book build per
+test session) and the test tiers: a test is ``slow`` when it is marked so or when it uses
+the built book (or the chapter runs); ``make test-fast`` runs ``-m "not slow"``.
 
-The executed site is built once per session (``built_book``) and shared by every test that
-needs it; ``SNNLEARN_BOOK_HTML`` points them at a build made before (e.g. by ``make book``)."""
+Each chapter executes once per session (``chapter_runs``: its published cells, then its
+exercise solutions, in one kernel; tests/chapter_runs.py); the executed site is built once
+per session (``built_book``) from those runs, through the build's own execution cache, and
+shared by every test that needs it; ``SNNLEARN_BOOK_HTML`` points them at a build made
+before (e.g. by ``make book``)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from paths import ROOT
+import chapter_runs as chapter_runs_module
+from paths import ROOT, course_chapters
 
 BIN = Path(sys.executable).parent
 
 # Tests are marked slow one by one (@pytest.mark.slow), so that a file's pure checks stay in
-# `make test-fast`; a test that uses the built book is slow without a mark. The grading
-# tests (issue 16 redesigns them) are still slow as a whole file.
-SLOW_MODULES = {
-    "test_exercises.py": "grades scratch courses with nbgrader",
-}
+# `make test-fast`; a test that uses the built book or the chapter runs is slow without a mark.
+SLOW_FIXTURES = ("built_book", "chapter_runs")
+# Where the session's shared work went ({what: text}), printed at the end of the run.
+TIMINGS: dict = {}
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +36,26 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
-    """The built site (``.../_build/html``), built once per session into a scratch folder.
+def chapter_runs():
+    """{page: chapter_runs.ChapterRun}: every chapter of the TOC executed once (published
+    cells, then its exercise solutions, in one kernel), two kernels at a time."""
+    started = time.perf_counter()
+    runs = chapter_runs_module.run_chapters(course_chapters())
+    TIMINGS["chapter runs"] = (
+        f"{time.perf_counter() - started:.0f} s, {chapter_runs_module.PARALLEL} kernels at a "
+        "time (published + solutions, s): "
+        + ", ".join(f"{Path(p).name} {r.seconds:.0f}+{r.solutions_seconds:.0f}"
+                    for p, r in runs.items()))
+    return runs
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory, request) -> Path:
+    """The built site (``.../_build/html``), built once per session into a scratch folder,
+    with the book's flags (``-W -n --keep-going``, execution on). The chapters' executed
+    notebooks come from ``chapter_runs`` through the build's jupyter-cache, so that no
+    chapter runs twice in a session; one the build had to execute again (its cache key did
+    not match) fails the build test.
 
     Set ``SNNLEARN_BOOK_HTML`` to an existing ``_build/html`` to reuse a build (e.g. the
     one ``make book`` just made) instead of building again.
@@ -44,7 +66,11 @@ def built_book(tmp_path_factory) -> Path:
         if not (html / "index.html").is_file():
             pytest.fail(f"SNNLEARN_BOOK_HTML={prebuilt} has no index.html")
         return html
+    runs = request.getfixturevalue("chapter_runs")
     out = tmp_path_factory.mktemp("book")
+    cache = out / "_build" / ".jupyter_cache"
+    seeded = chapter_runs_module.seed_cache(cache, runs)
+    started = time.perf_counter()
     command = [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out),
                "-W", "-n", "--keep-going"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -52,13 +78,21 @@ def built_book(tmp_path_factory) -> Path:
     log.write_text(result.stdout + "\n" + result.stderr)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
-        pytest.fail(f"the book build failed (rc={result.returncode}); log {log}:\n{tail}")
+        failed = {p: r.error for p, r in runs.items() if r.error}
+        pytest.fail(f"the book build failed (rc={result.returncode}); log {log}:\n{tail}"
+                    + (f"\nchapters that failed in the test kernel: {failed}" if failed else ""))
+    again = sorted(set(chapter_runs_module.cache_keys(cache)) - set(seeded.values()))
+    if again:
+        pytest.fail(f"the build executed {len(again)} chapter(s) again instead of taking them "
+                    f"from the session's runs (cache keys {again}); log {log}")
+    TIMINGS["book build"] = (f"{time.perf_counter() - started:.0f} s ({len(seeded)} chapters "
+                             "taken from the session's runs)")
     return out / "_build" / "html"
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "built_book" in getattr(item, "fixturenames", ()) or item.path.name in SLOW_MODULES:
+        if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
@@ -66,3 +100,10 @@ def pytest_report_header(config):
     return f"snnlearn repo: {ROOT}"
 
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("session fixtures")
+        for what, text in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {text}")

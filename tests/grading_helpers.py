@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
@@ -485,6 +486,36 @@ def gradebook_digest(course: Path, assignments=None) -> Dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def environment(**values: Optional[str]):
+    """``os.environ`` with ``values`` for the block (a None value: the variable unset), then
+    every one of those variables as it was before, even when the block raised.
+
+    >>> import os
+    >>> with environment(SNNLEARN_DOCTEST_X="1", SNNLEARN_DOCTEST_Y=None):
+    ...     os.environ["SNNLEARN_DOCTEST_X"], "SNNLEARN_DOCTEST_Y" in os.environ
+    ('1', False)
+    >>> "SNNLEARN_DOCTEST_X" in os.environ
+    False
+    """
+    import os
+
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 _SESSION: dict = {}
 
 
@@ -546,23 +577,12 @@ def graded_class(tmp_path_factory):
     assert grading.main(["--course", str(root), "duedate", LATE_ASSIGNMENT, DUE]) == 0
     lap("collect")
     protected = checksums(root, ("source", "release", "submitted"))
-    keys = ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE", "SNNLEARN_SANDBOX",
-            "SNNLEARN_LATE_PENALTY_PER_DAY")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(SNNLEARN_CELL_TIMEOUT=CELL_TIMEOUT, SNNLEARN_INTERRUPT_GRACE=INTERRUPT_GRACE,
-                      SNNLEARN_LATE_PENALTY_PER_DAY=LATE_PENALTY)
-    if not sandboxed:
-        os.environ["SNNLEARN_SANDBOX"] = "none"
-    try:
+    with environment(SNNLEARN_CELL_TIMEOUT=CELL_TIMEOUT, SNNLEARN_INTERRUPT_GRACE=INTERRUPT_GRACE,
+                     SNNLEARN_LATE_PENALTY_PER_DAY=LATE_PENALTY,
+                     SNNLEARN_SANDBOX=os.environ.get("SNNLEARN_SANDBOX") if sandboxed else "none"):
         results = grading.autograde_class(root, ASSIGNMENTS, echo=False, progress=False,
                                           batch=GRADING_BATCH)
-        lap("autograde")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    lap("autograde")
     rcs = {a: int(not all(r["merged"] for (s, b), r in results.items() if b == a))
            for a in ASSIGNMENTS}
     after = checksums(root, ("source", "release", "submitted"))

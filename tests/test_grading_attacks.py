@@ -26,8 +26,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from grading_helpers import (WRONG_LIF, copy_of_generated, edit_cell, grade_id, gradebook_digest,
-                             grading, per_cell_scores, reference_submission)
+from grading_helpers import (WRONG_LIF, copy_of_generated, edit_cell, environment, grade_id,
+                             gradebook_digest, grading, per_cell_scores, reference_submission)
 
 A = "spiking_neurons"
 WRONG = WRONG_LIF
@@ -130,11 +130,8 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
     base = root.parent
     reference = reference_submission(root, A)
     text = nbformat.writes(reference)
-    saved = {k: os.environ.get(k) for k in ("SNNLEARN_CELL_TIMEOUT", "SNNLEARN_INTERRUPT_GRACE",
-                                            "SNNLEARN_NOTEBOOK_TIMEOUT")}
-    os.environ.update(SNNLEARN_CELL_TIMEOUT="30", SNNLEARN_INTERRUPT_GRACE="5",
-                      SNNLEARN_NOTEBOOK_TIMEOUT="150")
-    try:
+    with environment(SNNLEARN_CELL_TIMEOUT="30", SNNLEARN_INTERRUPT_GRACE="5",
+                     SNNLEARN_NOTEBOOK_TIMEOUT="150"):
         # 1. The honest student alone.
         first = base / "first"
         (first / "honest").mkdir(parents=True)
@@ -195,12 +192,6 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
         started = time.perf_counter()
         results = grading.autograde_class(root, [A], jobs=2, echo=False, progress=False)
         seconds = time.perf_counter() - started
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     rows = {r["student_id"]: r for r in grading.build_report(root, [A])}
     cells = per_cell_scores(root, [A])
     print(f"\nattack class graded in {seconds:.0f} s", file=sys.stderr)
