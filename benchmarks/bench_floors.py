@@ -245,7 +245,7 @@ PARTS = {"lif": lif_small, "recurrent": recurrent, "training": training_floor}
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=101)
-    parser.add_argument("parts", nargs="*", default=list(PARTS), choices=list(PARTS),
+    parser.add_argument("parts", nargs="*", metavar="{" + ",".join(PARTS) + "}",
                         help="which tables (default: all)")
     args = parser.parse_args(argv)
     print(f"# Floors: torch {torch.__version__}, {torch.get_num_threads()} torch threads")
@@ -254,7 +254,10 @@ def main(argv=None) -> None:
     except ImportError:
         print("norse is not installed: nothing to compare against (make install)")
         return
-    for part in args.parts:
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown tables {sorted(unknown)}: choose from {list(PARTS)}")
+    for part in args.parts or list(PARTS):
         PARTS[part](args.runs)
 
 
