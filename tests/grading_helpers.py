@@ -376,6 +376,37 @@ def sandbox_available() -> bool:
         return False
 
 
+def require_sandbox() -> None:
+    """Skip the calling test (one line says why) where bubblewrap cannot make a sandbox;
+    fail instead where SNNLEARN_REQUIRE_SANDBOX (set by .ci/run) is set."""
+    import os
+
+    import pytest
+
+    try:
+        grading.sandbox.check_sandbox()
+    except grading.sandbox.SandboxUnavailable as error:
+        if os.environ.get("SNNLEARN_REQUIRE_SANDBOX"):
+            pytest.fail(f"SNNLEARN_REQUIRE_SANDBOX is set but {error}")
+        pytest.skip(f"no sandbox: {error}")
+
+
+# Fork until the process limit (then wait): with one process budget for all kernels, this
+# failed the students graded beside it.
+FORK_BOMB = (
+    "import os, time\n"
+    "_kids = 0\n"
+    "try:\n"
+    "    for _ in range(100000):\n"
+    "        if os.fork() == 0:\n"
+    "            time.sleep(60)\n"
+    "            os._exit(0)\n"
+    "        _kids += 1\n"
+    "except OSError:\n"
+    "    pass\n"
+    "print('forked', _kids)\n")
+
+
 def class_of_submissions(course: Path, sandboxed: bool = True) -> dict:
     """{assignment: {student_id: notebook or raw text}}: the reference and the untouched
     version of every assignment; on spiking_neurons a wrong lif_step alone and with each

@@ -26,8 +26,9 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from grading_helpers import (WRONG_LIF, copy_of_generated, edit_cell, environment, grade_id,
-                             gradebook_digest, grading, per_cell_scores, reference_submission)
+from grading_helpers import (FORK_BOMB, WRONG_LIF, copy_of_generated, edit_cell, environment,
+                             grade_id, gradebook_digest, grading, per_cell_scores,
+                             reference_submission)
 
 A = "spiking_neurons"
 WRONG = WRONG_LIF
@@ -61,18 +62,7 @@ KERNEL_ATTACKS = {
         "    print('LEAK', result.info.raw_cell)\n"
         "get_ipython().events.register('post_run_cell', _leak)\n"),
     # Fork until the process limit: with one user for all kernels this failed the others.
-    "fork_bomb": (
-        "import os, time\n"
-        "_kids = 0\n"
-        "try:\n"
-        "    for _ in range(100000):\n"
-        "        if os.fork() == 0:\n"
-        "            time.sleep(60)\n"
-        "            os._exit(0)\n"
-        "        _kids += 1\n"
-        "except OSError:\n"
-        "    pass\n"
-        "print('forked', _kids)\n"),
+    "fork_bomb": FORK_BOMB,
     # Shared memory and the scratch folder: memory and disk the address-space limit misses.
     "fills_shm_and_disk": (
         "_wrote = {}\n"

@@ -10,7 +10,6 @@ root (test_grading_unprivileged.py makes the user).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,10 +19,10 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from grading_helpers import checksums, generated_course, reference_submission
+from grading_helpers import (FORK_BOMB, checksums, generated_course, reference_submission,
+                             require_sandbox)
 from paths import EXERCISES, ROOT, load_module
-from test_grading_unprivileged import (ASSIGNMENT, USER, course_of_the_grading_user,
-                                       skip_without_root)
+from grading_user import ASSIGNMENT, USER, course_of_the_grading_user, skip_without_root
 
 grading = load_module(EXERCISES / "grading.py")
 sandbox = grading.sandbox
@@ -116,7 +115,7 @@ def test_one_huge_message_is_never_held_whole():
     """A cell publishes one 256 MiB display message. With the cap (64 MiB) the grader's peak
     memory hardly moves and the submission fails with the reason; without it (1 GiB) the
     grader holds the message whole (its peak grows by more than the message)."""
-    sandbox_or_skip()
+    require_sandbox()
     capped = grader_with_cap(64)
     uncapped = grader_with_cap(1024)
     print(f"\ngrader's peak memory grew {capped['grew_mib']:.0f} MiB with a 64 MiB cap, "
@@ -126,30 +125,7 @@ def test_one_huge_message_is_never_held_whole():
     assert uncapped["grew_mib"] > 256, uncapped
 
 
-def sandbox_or_skip() -> None:
-    try:
-        sandbox.check_sandbox()
-    except sandbox.SandboxUnavailable as error:
-        if os.environ.get("SNNLEARN_REQUIRE_SANDBOX"):
-            pytest.fail(f"SNNLEARN_REQUIRE_SANDBOX is set but {error}")
-        pytest.skip(f"no sandbox: {error}")
-
-
 # --- an ordinary user's kernels: a fork bomb beside an honest student -----------------------
-
-FORK_BOMB = (
-    "import os, time\n"
-    "_kids = 0\n"
-    "try:\n"
-    "    for _ in range(100000):\n"
-    "        if os.fork() == 0:\n"
-    "            time.sleep(60)\n"
-    "            os._exit(0)\n"
-    "        _kids += 1\n"
-    "except OSError:\n"
-    "    pass\n"
-    "print('forked', _kids)\n")
-
 
 @pytest.mark.slow
 def test_a_fork_bomb_beside_an_honest_student_as_an_ordinary_user(tmp_path_factory):

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from grading_helpers import require_sandbox
 from paths import EXERCISES, ROOT, load_module
 
 grading = load_module(EXERCISES / "grading.py")
@@ -24,12 +25,7 @@ sandbox = grading.sandbox
 @pytest.fixture()
 def jail(tmp_path, monkeypatch):
     """run(code) -> CompletedProcess of ``python -c code`` in the sandbox."""
-    try:
-        sandbox.check_sandbox()
-    except sandbox.SandboxUnavailable as error:
-        if os.environ.get("SNNLEARN_REQUIRE_SANDBOX"):
-            pytest.fail(f"SNNLEARN_REQUIRE_SANDBOX is set but {error}")
-        pytest.skip(f"sandbox tests skipped: {error}")
+    require_sandbox()
     course = tmp_path / "course"
     (course / "source").mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
