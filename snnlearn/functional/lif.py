@@ -65,7 +65,7 @@ class LIFParameters(NamedTuple):
             snnTorch's ``reset_mechanism="subtract"`` for ``v_reset = 0``), so a neuron
             driven far above threshold keeps the excess towards its next spike. The C
             kernels implement ``"value"``; ``"subtract"`` runs on the reference
-            (:func:`snnlearn.why_not_c` says so).
+            (:func:`snnlearn.backend.why_not_c` says so).
 
     >>> LIFParameters().v_th
     tensor(1.)
@@ -180,7 +180,7 @@ def lif_feed_forward_step(
         z = H(v_1 - v_{th}),\quad v_2 = (1 - z)\,v_1 + z\,v_{reset}
 
     (or :math:`v_2 = v_1 - z\,(v_{th} - v_{reset})` with ``reset_method="subtract"``,
-    see :func:`reset`). Returns ``(z, LIFFeedForwardState(v2, i2))``.
+    see ``reset`` in this module). Returns ``(z, LIFFeedForwardState(v2, i2))``.
 
     >>> s = lif_initial_state(torch.zeros(1))
     >>> z, s = lif_feed_forward_step(torch.tensor([10.0]), s)
