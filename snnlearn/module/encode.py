@@ -244,7 +244,7 @@ class PopulationDecoder(torch.nn.Module):
     (see :func:`~snnlearn.functional.encode.population_decode`; Norse has no such module).
 
     Args:
-        scale (float): the largest preferred value, as in :class:`PopulationEncoder`.
+        scale (float): the largest preferred value, as in ``PopulationEncoder``.
             Default: ``1``.
         empty (float): the estimate where the population is silent. Default: ``scale / 2``.
 
