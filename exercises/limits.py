@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional
 
-from traitlets import Integer, TraitError, default, validate
+from traitlets import Integer, TraitError, Undefined, validate
 from traitlets.config import Config, Configurable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,74 +80,41 @@ def _env_int(name: str, fallback: int) -> int:
         raise ValueError(f"{name}={value!r} is not a number") from None
 
 
-def _limit_trait(trait: str) -> Integer:
-    variable, fallback, _, _, what = TRAITS[trait]
-    return Integer(fallback, min=1, help=f"{what} (environment: {variable}; default "
-                   f"{fallback})").tag(config=True)
+class LimitInt(Integer):
+    """One limit: an integer of at least 1 whose default, where ``nbgrader_config.py``
+    leaves it unset, is its environment variable when the ``GradingLimits`` is made, else
+    the fixed default of ``TRAITS``."""
+
+    def __init__(self, trait: str):
+        self.variable, self.fallback, _, _, what = TRAITS[trait]
+        super().__init__(min=1, help=f"{what} (environment: {self.variable}; default "
+                         f"{self.fallback})")
+        self.default_value = Undefined  # so that traitlets asks make_dynamic_default
+        self.tag(config=True)
+
+    def make_dynamic_default(self) -> int:
+        value = _env_int(self.variable, self.fallback)
+        if value < 1:
+            raise ValueError(f"{self.variable}={value}: a limit is 1 or more")
+        return value
+
+    def default_value_repr(self) -> str:
+        return repr(self.fallback)
 
 
 class GradingLimits(Configurable):
     """Limits of one submission's kernel (see the module's table)."""
 
-    memory_mb = _limit_trait("memory_mb")
-    cpu_seconds = _limit_trait("cpu_seconds")
-    processes = _limit_trait("processes")
-    file_mb = _limit_trait("file_mb")
-    output_kb = _limit_trait("output_kb")
-    message_mb = _limit_trait("message_mb")
-    queued_messages = _limit_trait("queued_messages")
-    shm_mb = _limit_trait("shm_mb")
-    disk_mb = _limit_trait("disk_mb")
-    notebook_seconds = _limit_trait("notebook_seconds")
-
-    # Unset in nbgrader_config.py: the environment variable, else the default.
-    @default("memory_mb")
-    def _memory_mb(self):
-        return self._from_env("memory_mb")
-
-    @default("cpu_seconds")
-    def _cpu_seconds(self):
-        return self._from_env("cpu_seconds")
-
-    @default("processes")
-    def _processes(self):
-        return self._from_env("processes")
-
-    @default("file_mb")
-    def _file_mb(self):
-        return self._from_env("file_mb")
-
-    @default("output_kb")
-    def _output_kb(self):
-        return self._from_env("output_kb")
-
-    @default("message_mb")
-    def _message_mb(self):
-        return self._from_env("message_mb")
-
-    @default("queued_messages")
-    def _queued_messages(self):
-        return self._from_env("queued_messages")
-
-    @default("shm_mb")
-    def _shm_mb(self):
-        return self._from_env("shm_mb")
-
-    @default("disk_mb")
-    def _disk_mb(self):
-        return self._from_env("disk_mb")
-
-    @default("notebook_seconds")
-    def _notebook_seconds(self):
-        return self._from_env("notebook_seconds")
-
-    @staticmethod
-    def _from_env(trait: str) -> int:
-        variable, fallback = TRAITS[trait][:2]
-        value = _env_int(variable, fallback)
-        if value < 1:
-            raise ValueError(f"{variable}={value}: a limit is 1 or more")
-        return value
+    memory_mb = LimitInt("memory_mb")
+    cpu_seconds = LimitInt("cpu_seconds")
+    processes = LimitInt("processes")
+    file_mb = LimitInt("file_mb")
+    output_kb = LimitInt("output_kb")
+    message_mb = LimitInt("message_mb")
+    queued_messages = LimitInt("queued_messages")
+    shm_mb = LimitInt("shm_mb")
+    disk_mb = LimitInt("disk_mb")
+    notebook_seconds = LimitInt("notebook_seconds")
 
     @validate("message_mb")
     def _message_fits_a_result(self, proposal):

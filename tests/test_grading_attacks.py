@@ -92,6 +92,11 @@ KERNEL_ATTACKS = {
 }
 
 
+# The wall clock of one notebook: past every honest or attacking run here (a few seconds
+# each), short of the sleeper's 75 s, which it alone stops (the run waits for it).
+NOTEBOOK_SECONDS = "60"
+
+
 def tree_sums(root: Path, folders) -> dict:
     out = {}
     for folder in folders:
@@ -121,7 +126,7 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
     reference = reference_submission(root, A)
     text = nbformat.writes(reference)
     with environment(SNNLEARN_CELL_TIMEOUT="30", SNNLEARN_INTERRUPT_GRACE="5",
-                     SNNLEARN_NOTEBOOK_TIMEOUT="150"):
+                     SNNLEARN_NOTEBOOK_TIMEOUT=NOTEBOOK_SECONDS):
         # 1. The honest student alone.
         first = base / "first"
         (first / "honest").mkdir(parents=True)
@@ -160,10 +165,11 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
             (downloads / name).mkdir()
             nb = notebook_with(reference, code.replace("{course!r}", repr(str(root))))
             (downloads / name / f"{A}.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
-        # Added cells that each sleep: the notebook's wall clock, not one cell's, stops them.
+        # Added cells that each sleep within the cell timeout (30 s), together past the
+        # notebook's: its wall clock, not one cell's, stops them.
         sleepy = edit_cell(reference, "lif_step", source=WRONG)
-        for k in range(6):
-            sleepy.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(28)  # {k}"))
+        for k in range(3):
+            sleepy.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(25)  # {k}"))
         (downloads / "sleeps").mkdir()
         (downloads / "sleeps" / f"{A}.ipynb").write_text(nbformat.writes(sleepy), "utf-8")
         stamps, collect_report = grading.collect(root, A, downloads)
