@@ -134,7 +134,6 @@ bench: $(PEERS)
 # ---- Instructor workflow (nbgrader; see book/instructor_guide.md) --------------------------
 # The course root is exercises/. nbgrader runs helpers (alembic) by name: put the venv first.
 # The assignments are the folders of exercises/source (build_sources.assignments()).
-ASSIGNMENTS := $(sort $(patsubst exercises/source/%/,%,$(dir $(wildcard exercises/source/*/*.md))))
 # make autograde JOBS=N: N submissions at once (default: all cores). SANDBOX=none grades
 # without the bubblewrap sandbox (trusted submissions only). GRADEBOOK_URL=<SQLAlchemy URL>
 # keeps the gradebook elsewhere (e.g. PostgreSQL); default: exercises/gradebook.db.
@@ -147,9 +146,9 @@ export SNNLEARN_SANDBOX := $(SANDBOX)
 assignments check-assignments collect duedate autograde feedback export grade: export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # source/<a>/<a>.md -> source/<a>/<a>.ipynb (Jupytext) -> release/<a>/<a>.ipynb (nbgrader).
+# build_sources.py --release runs generate_assignment once for every assignment.
 assignments: $(DEV)
-	$(BIN)/python exercises/build_sources.py
-	for a in $(ASSIGNMENTS); do ($(NBGRADER) generate_assignment $$a --force) || exit 1; done
+	$(BIN)/python exercises/build_sources.py --release
 
 # Fails if the committed source/ or release/ notebooks are stale (regenerates in a scratch copy).
 check-assignments: $(DEV)
@@ -180,10 +179,9 @@ autograde: $(DEV)
 	$(BIN)/python exercises/grading.py autograde --jobs $(JOBS) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 # HTML feedback for the learners: exercises/feedback/<student_id>/<assignment>/.
+# One nbgrader run for every graded assignment, or ASSIGNMENT=<name> for one.
 feedback: $(DEV)
-	for a in $(if $(ASSIGNMENT),$(ASSIGNMENT),$(ASSIGNMENTS)); do \
-	  if ls -d exercises/autograded/*/$$a >/dev/null 2>&1; then \
-	    ($(NBGRADER) generate_feedback $$a --force) || exit 1; fi; done
+	$(BIN)/python exercises/grading.py feedback $(ASSIGNMENT)
 
 # All scores from the gradebook: exercises/grades.csv (one row per student and assignment).
 export: $(DEV)

@@ -112,7 +112,14 @@ def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.Complet
 
 
 def generate_release(course: Path, names: Optional[List[str]] = None) -> None:
-    for name in names or assignments(course):
+    """``nbgrader generate_assignment --force`` for ``names``; for every assignment (None)
+    in ONE nbgrader run (``"*"``: each folder of source/), not one start-up per assignment
+    (9 assignments: 56 s against 21 s, measured back to back on a loaded machine, identical
+    release/ notebooks)."""
+    if names is None:
+        nbgrader(course, "generate_assignment", "*", "--force")
+        return
+    for name in names:
         nbgrader(course, "generate_assignment", name, "--force")
 
 
