@@ -40,7 +40,7 @@
  * them back; the tile is at least RECOMPUTE_TILE_MIN neurons (runs long enough for the
  * prefetcher when steps are many) and at most RECOMPUTE_TILE_MAX (its state is on the
  * stack: 2 x 2048 doubles = 32 KiB). */
-#define RECOMPUTE_TILE_BYTES (256 * 1024)
+#define RECOMPUTE_TILE_BYTES (128 * 1024)
 #define RECOMPUTE_TILE_MIN 256
 #define RECOMPUTE_TILE_MAX 2048
 
