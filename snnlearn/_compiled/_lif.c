@@ -39,7 +39,8 @@
  * many bytes, so that they are still in the core's L2 cache when the backward sweep reads
  * them back; the tile is at least RECOMPUTE_TILE_MIN neurons (runs long enough for the
  * prefetcher when steps are many) and at most RECOMPUTE_TILE_MAX (its state is on the
- * stack: 2 x 2048 doubles = 32 KiB). */
+ * stack: 2 x 2048 doubles = 32 KiB). 128 KiB measured faster than 32 and 512 KiB
+ * (benchmarks/MEASUREMENTS.md, issue 21). */
 #define RECOMPUTE_TILE_BYTES (128 * 1024)
 #define RECOMPUTE_TILE_MIN 256
 #define RECOMPUTE_TILE_MAX 2048
