@@ -9,6 +9,8 @@
  *           threads, from_rest)
  *   backward(grad_z, v_pre, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
  *            v_th, v_reset, alpha, threads)
+ *   backward_recompute(grad_z, x, v0, i0, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv,
+ *                      tau_mem_inv, v_leak, v_th, v_reset, alpha, threads, from_rest)
  *   li_forward(x, v, i, y, *, steps, dt, tau_syn_inv, tau_mem_inv, v_leak, threads,
  *              from_rest)
  *   li_backward(grad_y, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv, tau_mem_inv,
@@ -33,6 +35,15 @@
  * value are in benchmarks/MEASUREMENTS.md). */
 #define PARALLEL_MIN_WORK (1 << 18)
 #define RANGE_ALIGN 16 /* range bounds on 64-byte lines: threads never share a cache line */
+/* backward_recompute: a tile's recomputed voltages (steps x tile) are sized to about this
+ * many bytes, so that they are still in the core's L2 cache when the backward sweep reads
+ * them back; the tile is at least RECOMPUTE_TILE_MIN neurons (runs long enough for the
+ * prefetcher when steps are many) and at most RECOMPUTE_TILE_MAX (its state is on the
+ * stack: 2 x 2048 doubles = 32 KiB). 128 KiB measured faster than 32 and 512 KiB
+ * (benchmarks/MEASUREMENTS.md, issue 21). */
+#define RECOMPUTE_TILE_BYTES (128 * 1024)
+#define RECOMPUTE_TILE_MIN 256
+#define RECOMPUTE_TILE_MAX 2048
 
 #define SCALAR float
 #define KERNEL(name) name##_f32
@@ -48,14 +59,16 @@
 
 /* ---- running a kernel over ranges of neurons, on several threads ------------------- */
 
-typedef enum { LIF_FORWARD, LIF_BACKWARD, LI_FORWARD, LI_BACKWARD } job_op;
+typedef enum { LIF_FORWARD, LIF_BACKWARD, LIF_BACKWARD_RECOMPUTE, LI_FORWARD, LI_BACKWARD } job_op;
 
 typedef struct {
     char kind; /* 'f' (float32) or 'd' (float64) */
     job_op op; /* LIF_FORWARD(x, v, i, z, v_pre), LIF_BACKWARD(grad_z, v_pre, grad_v, grad_i,
-                  grad_x), LI_FORWARD(x, v, i, y), LI_BACKWARD(grad_y, grad_v, grad_i, grad_x) */
-    void *buf[5];
+                  grad_x), LIF_BACKWARD_RECOMPUTE(grad_z, x, v0, i0, grad_v, grad_i, grad_x),
+                  LI_FORWARD(x, v, i, y), LI_BACKWARD(grad_y, grad_v, grad_i, grad_x) */
+    void *buf[7];
     Py_ssize_t steps, n, lo, hi;
+    Py_ssize_t tile; /* LIF_BACKWARD_RECOMPUTE: neurons per tile */
     const void *params; /* params_f32 or params_f64 */
 } lif_job;
 
@@ -67,6 +80,10 @@ static void run_job(const lif_job *j)
         switch (j->op) {
         case LIF_FORWARD: forward_f32(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
         case LIF_BACKWARD: backward_f32(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LIF_BACKWARD_RECOMPUTE:
+            backward_recompute_f32(b[0], b[1], b[2], b[3], b[4], b[5], b[6], s, n, lo, hi, j->tile,
+                                   j->params);
+            break;
         case LI_FORWARD: li_forward_f32(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
         case LI_BACKWARD: li_backward_f32(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
         }
@@ -74,6 +91,10 @@ static void run_job(const lif_job *j)
         switch (j->op) {
         case LIF_FORWARD: forward_f64(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
         case LIF_BACKWARD: backward_f64(b[0], b[1], b[2], b[3], b[4], s, n, lo, hi, j->params); break;
+        case LIF_BACKWARD_RECOMPUTE:
+            backward_recompute_f64(b[0], b[1], b[2], b[3], b[4], b[5], b[6], s, n, lo, hi, j->tile,
+                                   j->params);
+            break;
         case LI_FORWARD: li_forward_f64(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
         case LI_BACKWARD: li_backward_f64(b[0], b[1], b[2], b[3], s, n, lo, hi, j->params); break;
         }
@@ -164,8 +185,14 @@ static PyObject *run_call(buffer_arg *bufs, int count, job_op op, Py_ssize_t ste
         return NULL;
     const params_f32 q32 = make_params_f32(p);
     const params_f64 q64 = make_params_f64(p);
-    lif_job job = {kind, op, {NULL}, steps, n, 0, n,
+    lif_job job = {kind, op, {NULL}, steps, n, 0, n, 0,
                    kind == 'f' ? (const void *)&q32 : (const void *)&q64};
+    if (op == LIF_BACKWARD_RECOMPUTE) {
+        Py_ssize_t bytes = (steps > 0 ? steps : 1) * (kind == 'f' ? 4 : 8);
+        Py_ssize_t tile = RECOMPUTE_TILE_BYTES / bytes / RANGE_ALIGN * RANGE_ALIGN;
+        job.tile = tile < RECOMPUTE_TILE_MIN ? RECOMPUTE_TILE_MIN
+                   : tile > RECOMPUTE_TILE_MAX ? RECOMPUTE_TILE_MAX : tile;
+    }
     for (int k = 0; k < count; k++)
         job.buf[k] = bufs[k].acquired ? bufs[k].view.buf : NULL;
     Py_BEGIN_ALLOW_THREADS
@@ -250,6 +277,47 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
     return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_BACKWARD, steps, n, &p, threads);
 }
 
+PyDoc_STRVAR(backward_recompute_doc,
+"backward_recompute(grad_z, x, v0, i0, grad_v, grad_i, grad_x, *, steps, dt, tau_syn_inv,\n"
+"                   tau_mem_inv, v_leak, v_th, v_reset, alpha, threads, from_rest)\n"
+"--\n\n"
+"backward() without v_pre: the pre-reset voltages are recomputed from the forward's input\n"
+"and initial state (same bits), so the forward pass need not keep them.\n\n"
+"grad_z, x: (steps*n), read. v0, i0: (n) initial state, read; None with from_rest (the\n"
+"state started from rest). grad_v, grad_i: (n), gradients of the final state on entry and\n"
+"of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
+
+static PyObject *lif_backward_recompute(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"grad_z", "x", "v0", "i0", "grad_v", "grad_i", "grad_x",
+                               "steps", "dt", "tau_syn_inv", "tau_mem_inv", "v_leak", "v_th",
+                               "v_reset", "alpha", "threads", "from_rest", NULL};
+    PyObject *grad_z, *x, *v0, *i0, *grad_v, *grad_i, *grad_x;
+    Py_ssize_t steps, n, total;
+    int threads;
+    neuron_params p = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOO$ndddddddip:backward_recompute",
+                                     keywords, &grad_z, &x, &v0, &i0, &grad_v, &grad_i, &grad_x,
+                                     &steps, &p.dt, &p.tau_syn_inv, &p.tau_mem_inv, &p.v_leak,
+                                     &p.v_th, &p.v_reset, &p.alpha, &threads, &p.from_rest))
+        return NULL;
+    if (!p.from_rest && (v0 == Py_None || i0 == Py_None)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "v0 and i0 are required unless from_rest (the state the forward began in)");
+        return NULL;
+    }
+    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+        check_shape(steps, n, &total) < 0)
+        return NULL;
+    buffer_arg bufs[] = {
+        {"grad_z", grad_z, 0, total}, {"x", x, 0, total},
+        {"v0", p.from_rest ? Py_None : v0, 0, n, 1}, {"i0", p.from_rest ? Py_None : i0, 0, n, 1},
+        {"grad_v", grad_v, 1, n}, {"grad_i", grad_i, 1, n}, {"grad_x", grad_x, 1, total},
+    };
+    return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_BACKWARD_RECOMPUTE, steps, n,
+                    &p, threads);
+}
+
 /* ---- leaky integrator ---------------------------------------------------------------- */
 
 PyDoc_STRVAR(li_forward_doc,
@@ -317,6 +385,8 @@ static PyMethodDef lif_methods[] = {
      forward_doc},
     {"backward", (PyCFunction)(void (*)(void))lif_backward, METH_VARARGS | METH_KEYWORDS,
      backward_doc},
+    {"backward_recompute", (PyCFunction)(void (*)(void))lif_backward_recompute,
+     METH_VARARGS | METH_KEYWORDS, backward_recompute_doc},
     {"li_forward", (PyCFunction)(void (*)(void))li_forward, METH_VARARGS | METH_KEYWORDS,
      li_forward_doc},
     {"li_backward", (PyCFunction)(void (*)(void))li_backward, METH_VARARGS | METH_KEYWORDS,

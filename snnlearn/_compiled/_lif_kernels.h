@@ -115,6 +115,72 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
 }
 
 
+/* The backward pass above without the pre-reset voltages kept from the forward pass: they
+ * are recomputed here from the input x and the initial state, in tiles of `tile` neurons
+ * (at most RECOMPUTE_TILE_MAX), each tile's T x tile voltages written into its own rows of
+ * grad_x (in cache: a tile's rows are sized to stay in the core's L2) and read back by the
+ * backward sweep, which overwrites them element for element with the gradient of x. The
+ * forward equations are the forward kernel's, in the same order of operations: the
+ * voltages, hence the gradients, are bit for bit those of forward + backward. v0 and i0
+ * (n) are the initial state, read only; with p->from_rest they are not read (may be NULL)
+ * and the state starts from rest. The forward pass then writes no (steps, n) buffer besides
+ * the spikes, and backward reads x where it read v_pre: the same traffic, one allocation
+ * and one pass over memory fewer per training step. */
+MULTIVERSION static void KERNEL(backward_recompute)(
+    const SCALAR *restrict grad_z, const SCALAR *restrict x, const SCALAR *restrict v0,
+    const SCALAR *restrict i0, SCALAR *restrict grad_v, SCALAR *restrict grad_i,
+    SCALAR *restrict grad_x, Py_ssize_t steps, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi,
+    Py_ssize_t tile, const KERNEL(params) *p)
+{
+    const SCALAR a = p->a, c = p->c, v_leak = p->v_leak, v_th = p->v_th, v_reset = p->v_reset,
+                 alpha = p->alpha;
+    SCALAR vs[RECOMPUTE_TILE_MAX], is[RECOMPUTE_TILE_MAX];
+    if (tile > RECOMPUTE_TILE_MAX)
+        tile = RECOMPUTE_TILE_MAX;
+    for (Py_ssize_t start = lo; start < hi; start += tile) {
+        const Py_ssize_t width = (hi - start < tile) ? hi - start : tile;
+        if (p->from_rest)
+            KERNEL(rest)(vs, is, width, v_leak);
+        else
+            for (Py_ssize_t k = 0; k < width; k++) {
+                vs[k] = v0[start + k];
+                is[k] = i0[start + k];
+            }
+        for (Py_ssize_t t = 0; t < steps; t++) { /* the forward kernel's loop, v1 kept */
+            const SCALAR *restrict xt = x + t * n + start;
+            SCALAR *restrict pt = grad_x + t * n + start;
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR i1 = is[k] + xt[k];
+                const SCALAR v1 = vs[k] + a * ((v_leak - vs[k]) + i1);
+                const SCALAR spike = (v1 - v_th > 0) ? (SCALAR)1 : (SCALAR)0;
+                is[k] = i1 + c * i1;
+                vs[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
+                pt[k] = v1;
+            }
+        }
+        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
+        for (Py_ssize_t t = steps - 1; t >= 0; t--) { /* the backward kernel's loop */
+            const SCALAR *restrict gzt = grad_z + t * n + start;
+            SCALAR *gxt = grad_x + t * n + start; /* v1 in, gradient of x out */
+            IVDEP
+            for (Py_ssize_t k = 0; k < width; k++) {
+                const SCALAR v1 = gxt[k];
+                const SCALAR u = v1 - v_th;
+                const SCALAR spike = (u > 0) ? (SCALAR)1 : (SCALAR)0;
+                const SCALAR gv2 = gvb[k], gi2 = gib[k];
+                const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;
+                const SCALAR gu = (gzt[k] + gv2 * (v_reset - v1)) / (denom * denom);
+                const SCALAR gv1 = gv2 * ((SCALAR)1 - spike) + gu;
+                const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
+                gxt[k] = gi1;
+                gib[k] = gi1;
+                gvb[k] = gv1 - a * gv1;
+            }
+        }
+    }
+}
+
+
 /* Forward over `steps` time steps of neurons lo..hi-1 of n. x and y (the voltages) are
  * (steps, n), row-major. v and i hold the initial state on entry and the final state on
  * exit. Neurons are independent: threads may run disjoint ranges lo..hi at once. */

@@ -68,12 +68,29 @@ def _forward_c(xs, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
     return z, v_pre
 
 
+# Below this many steps a sequence that starts from a given state keeps its pre-reset
+# voltages for backward (T x n values) rather than its input and initial state ((T + 2) x n):
+# at 8 steps the latter hold 1.25 times as much memory.
+RECOMPUTE_MIN_STEPS = 8
+
+
 class LIFSequenceFunction(torch.autograd.Function):
     """Fused LIF over a whole sequence: ``(xs, v0, i0) -> (z, v_T, i_T)``.
 
-    Forward runs all ``T`` steps in one C call; backward runs BPTT over all ``T`` steps in
-    one C call, using only the pre-reset voltages kept from the forward pass. ``v0`` and
-    ``i0`` may both be ``None``: a resting state, made here in one allocation (no copy).
+    Forward runs all ``T`` steps in one C call and writes nothing but the spikes and the
+    final state; backward runs BPTT over all ``T`` steps in one C call
+    (``_lif.backward_recompute``), which recomputes the pre-reset voltages it needs from the
+    saved input and initial state, tile by tile in cache, bit for bit those of the forward
+    pass. So a training step allocates and writes no ``(T, ...)`` buffer of voltages (the
+    input is kept alive instead: the same memory, one 2 MB allocation and one pass over
+    memory fewer per step at chapter 3's size; benchmarks/MEASUREMENTS.md).
+
+    Where saving the input and a given initial state would hold more memory than the
+    voltages (``(T + 2) / T`` times as much: a short sequence that starts from a state, e.g.
+    one step of a time loop, ``T < RECOMPUTE_MIN_STEPS``), forward keeps the pre-reset
+    voltages instead and backward reads them (``_lif.backward``; the same gradients, bit for
+    bit). ``v0`` and ``i0`` may both be ``None``: a resting state, made here in one
+    allocation (no copy).
     """
 
     @staticmethod
@@ -82,9 +99,13 @@ class LIFSequenceFunction(torch.autograd.Function):
         xs = xs.contiguous()
         v, i, state, from_rest = working_state(xs, v0, i0)
         needs_grad = any(ctx.needs_input_grad[:3])
-        z, v_pre = _forward_c(xs, state, from_rest, args, keep_v_pre=needs_grad)
+        ctx.recompute = from_rest or xs.shape[0] >= RECOMPUTE_MIN_STEPS
+        z, v_pre = _forward_c(xs, state, from_rest, args,
+                              keep_v_pre=needs_grad and not ctx.recompute)
         if needs_grad:
-            ctx.save_for_backward(v_pre)
+            # recompute: the initial state as passed (never written to), backward starts
+            # from it again
+            ctx.save_for_backward(*((xs, v0, i0) if ctx.recompute else (v_pre,)))
             ctx.args = args
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
         return z, v, i
@@ -92,22 +113,36 @@ class LIFSequenceFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_z, grad_v, grad_i):
-        (v_pre,) = saved_tensors_or_explain(ctx)
+        saved = saved_tensors_or_explain(ctx)
+        xs = saved[0]  # the input, or the pre-reset voltages (not ctx.recompute): same shape
         # gradients of the final state, copied into one buffer the kernel overwrites with
         # those of the initial state (zeros where an output was not used)
-        grad_state = v_pre.new_empty((2,) + tuple(v_pre.shape[1:]))
+        grad_state = xs.new_empty((2,) + tuple(xs.shape[1:]))
         for k, grad in enumerate((grad_v, grad_i)):
             if grad is None:
                 grad_state[k].zero_()
             else:
                 grad_state[k].copy_(grad)
-        grad_z = torch.zeros_like(v_pre) if grad_z is None else grad_z.contiguous()
-        grad_x = torch.empty_like(v_pre)
-        _lif.backward(
-            numpy_view(grad_z), v_pre.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
-            grad_x.numpy(), steps=v_pre.shape[0], threads=torch.get_num_threads(),
-            alpha=ctx.args.alpha, **ctx.args.numbers,
-        )
+        grad_z = torch.zeros_like(xs) if grad_z is None else grad_z.contiguous()
+        grad_x = torch.empty_like(xs)
+        threads = torch.get_num_threads()
+        if ctx.recompute:
+            _, v0, i0 = saved
+            from_rest = v0 is None
+            _lif.backward_recompute(
+                numpy_view(grad_z), numpy_view(xs),
+                None if from_rest else numpy_view(v0.contiguous()),
+                None if from_rest else numpy_view(i0.contiguous()),
+                grad_state[0].numpy(), grad_state[1].numpy(), grad_x.numpy(),
+                steps=xs.shape[0], v_leak=ctx.args.v_leak, from_rest=from_rest,
+                threads=threads, alpha=ctx.args.alpha, **ctx.args.numbers,
+            )
+        else:
+            _lif.backward(
+                numpy_view(grad_z), xs.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
+                grad_x.numpy(), steps=xs.shape[0], threads=threads, alpha=ctx.args.alpha,
+                **ctx.args.numbers,
+            )
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
                 grad_state[1] if wants[2] else None, None, None, None)
