@@ -111,7 +111,7 @@ test-fast: $(DEV)
 SANITIZE_DIR   ?= $(CURDIR)/_build/sanitize
 SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1
 SANITIZE_TESTS := tests/test_lif_c_vs_reference.py tests/test_lif_inputs.py tests/test_c_fuzz.py \
-                  tests/test_li_c_vs_reference.py tests/test_lif_recurrent_c.py
+                  tests/test_li_c_vs_reference.py tests/test_lif_recurrent_c.py tests/test_lif_recompute_buffers.py
 test-sanitize: $(DEV)
 	rm -rf $(SANITIZE_DIR) && mkdir -p $(SANITIZE_DIR)
 	cp -R setup.py pyproject.toml README.md snnlearn tests $(SANITIZE_DIR)/
