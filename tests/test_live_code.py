@@ -15,6 +15,16 @@ each cell's "run" button in order until the page has shown a text output and a f
 computed by the kernel (chapter 2: until its input-current slider, then move the slider and
 see the figure change), with no error output and no request off this machine.
 Screenshots: ``<build>/screenshots/live_code__<chapter>.png``.
+
+Time: each cell is over when Thebe's own run of it is (its execute promise), not after a
+fixed sleep; the next chapter's page loads, and its Live Code is pressed, while the current
+chapter runs. A ``[time]`` line per chapter (shown with ``-rA`` or ``-s``) says where it went.
+
+Note: every chapter's Live Code gets the SAME kernel. Thebe 0.9 asks the server for a
+session on the page's folder (``kernelOptions.path``, ``book`` for all chapters), and
+jupyter_server answers a second request for a session on a path with the first one
+(``POST /api/sessions`` reuses an existing session of that path). So chapter N runs on top of
+chapters 1..N-1's state, as it did before this note was written.
 """
 
 from __future__ import annotations
