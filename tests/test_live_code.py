@@ -320,6 +320,7 @@ def test_live_code_runs_the_chapter(docname, live_site, live_pages, request):
                                                    if chapter.pressed_before_its_test else
                                                    "now)"))
         ids = page.evaluate(TRACK_RUNS_JS)
+        phases.mark("kernel " + page.evaluate("window.thebe.session.kernel.id")[:8])
         cells = page.locator(".thebe-cell")
         count = cells.count()
         assert count > 0, "Live Code made no cell runnable"
