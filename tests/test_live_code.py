@@ -158,7 +158,8 @@ class ChapterPage:
     """A chapter's page in a fresh browser context (its own storage, as a first visit),
     recording requests off this machine (all aborted) and uncaught exceptions from its first
     byte on. Opening does not wait for the page: the next chapter is opened, and its Live
-    Code pressed (so its kernel starts), while the current one runs (``LivePages``)."""
+    Code pressed (Thebe loads and connects to the kernel), while the current one runs
+    (``LivePages``)."""
 
     def __init__(self, browser, base: str, docname: str):
         self.docname = docname
@@ -333,7 +334,7 @@ def test_live_code_runs_the_chapter(docname, live_site, live_pages, request):
             assert cell_id in ids, f"cell {index} ({cell_id}) is not one of Thebe's cells"
             source = cell.locator(".thebe-input").inner_text()
             run_cell(page, cell, cell_id)
-            if following:  # the next chapter's kernel starts while this one runs
+            if following:  # the next chapter's Thebe starts while this one runs
                 live_pages.open(following).press_live_code(wait=False)
             outcome = cell.evaluate(CELL_OUTCOME_JS % (ERROR_OUTPUT_JS, TEXT_OUTPUT_JS))
             if outcome["failed"] and not outcome["expected_error"]:
