@@ -24,6 +24,25 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 
 
+class Phases:
+    """Wall time of a test's phases, printed as one line at the end (pytest shows a test's
+    output with -s, -rA, or when it fails): where a browser test spends its time."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.start = self.last = time.perf_counter()
+        self.parts: list[str] = []
+
+    def mark(self, label: str):
+        now = time.perf_counter()
+        self.parts.append(f"{label} {now - self.last:.1f} s")
+        self.last = now
+
+    def report(self):
+        total = time.perf_counter() - self.start
+        print(f"[time] {self.what}: " + ", ".join(self.parts) + f" (total {total:.1f} s)")
+
+
 def required() -> bool:
     return (os.environ.get("CI", "").lower() == "true"
             or os.environ.get("SNNLEARN_REQUIRE_BROWSER", "") not in ("", "0"))

@@ -15,6 +15,16 @@ each cell's "run" button in order until the page has shown a text output and a f
 computed by the kernel (chapter 2: until its input-current slider, then move the slider and
 see the figure change), with no error output and no request off this machine.
 Screenshots: ``<build>/screenshots/live_code__<chapter>.png``.
+
+Time: each cell is over when Thebe's own run of it is (its execute promise), not after a
+fixed sleep; the next chapter's page loads, and its Live Code is pressed, while the current
+chapter runs. A ``[time]`` line per chapter (shown with ``-rA`` or ``-s``) says where it went.
+
+Note: every chapter's Live Code gets the SAME kernel. Thebe 0.9 asks the server for a
+session on the page's folder (``kernelOptions.path``, ``book`` for all chapters), and
+jupyter_server answers a second request for a session on a path with the first one
+(``POST /api/sessions`` reuses an existing session of that path). So chapter N runs on top of
+chapters 1..N-1's state, as it did before this note was written.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from live_helpers import (  # noqa: E402
-    BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, JupyterServer, browser_problem, free_port,
+    BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, JupyterServer, Phases, browser_problem, free_port,
     is_loopback, notebook_chapters, skip_or_fail)
 
 THEBE_VERSION = "0.9.3"      # the Thebe on the npm registry (sphinx-thebe's CDN: 0.8.2)
@@ -114,12 +124,16 @@ def live_site(tmp_path_factory):
             "mathjax2": str(Path(jupyter_server_mathjax.__file__).parent / "static"),
             "base_url": jupyter.url, "token": jupyter.token}
         (work / "_config.yml").write_text(yaml.safe_dump(config))
+        phases = Phases("Live Code site")
         result = subprocess.run(
             [str(BIN / "jupyter-book"), "build", str(ROOT), "--config", str(work / "_config.yml"),
              "--path-output", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             pytest.fail("the Live Code build failed:\n" + (result.stdout + result.stderr)[-4000:])
+        phases.mark("build (chapters not executed)")
         jupyter.wait_ready()
+        phases.mark("Jupyter server ready")
+        phases.report()
         yield site_origin + "/", out / "_build"
     finally:
         jupyter.stop()
@@ -140,6 +154,81 @@ def browser(live_site):
             chromium.close()
 
 
+class ChapterPage:
+    """A chapter's page in a fresh browser context (its own storage, as a first visit),
+    recording requests off this machine (all aborted) and uncaught exceptions from its first
+    byte on. Opening does not wait for the page: the next chapter is opened, and its Live
+    Code pressed (Thebe loads and connects to the kernel), while the current one runs
+    (``LivePages``)."""
+
+    def __init__(self, browser, base: str, docname: str):
+        self.docname = docname
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                           service_workers="block")
+        self.external, self.errors = [], []
+        self.context.route(lambda url: not is_loopback(url),
+                           lambda route: (self.external.append(route.request.url),
+                                          route.abort("blockedbyclient")))
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught exception: {exc}"))
+        self.page.goto(base + docname + ".html", wait_until="commit")
+        self.live_code_pressed = False
+        self.pressed_before_its_test = False
+
+    def press_live_code(self, wait: bool = True) -> bool:
+        """Press Live Code in the launch menu once the page has loaded; ``wait=False``: only
+        if it has loaded already (returns whether Live Code has been pressed)."""
+        if not self.live_code_pressed:
+            if not wait and self.page.evaluate("document.readyState") != "complete":
+                return False
+            self.page.wait_for_load_state("load")
+            self.page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
+            self.page.locator(".dropdown-launch-buttons button.btn-launch-thebe").click()
+            self.live_code_pressed = True
+        return True
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def live_pages(browser, live_site):
+    """Opens chapter pages (``open``) and hands them to their test (``take``); what was
+    opened and never taken is closed at the end of the module."""
+    base, _ = live_site
+    pages = {}
+
+    class LivePages:
+        def open(self, docname: str) -> ChapterPage:
+            if docname not in pages:
+                pages[docname] = ChapterPage(browser, base, docname)
+            return pages[docname]
+
+        def take(self, docname: str) -> ChapterPage:
+            page = self.open(docname)
+            del pages[docname]
+            page.pressed_before_its_test = page.live_code_pressed
+            return page
+
+    try:
+        yield LivePages()
+    finally:
+        for page in pages.values():
+            page.close()
+
+
+def next_chapter(request) -> str | None:
+    """The chapter of the next test of this function in the session (selection and order
+    as pytest runs them), or None."""
+    items = request.session.items
+    here = items.index(request.node)
+    for item in items[here + 1:]:
+        if getattr(item, "originalname", None) == request.node.originalname \
+                and item.module is request.node.module:
+            return item.callspec.params["docname"]
+    return None
+
+
 # An exception's traceback (IPython writes "Traceback" in it); an error a chapter prints on
 # purpose goes to stdout and is not one.
 ERROR_OUTPUT_JS = """cell => Array.from(cell.querySelectorAll('.thebe-output [data-mime-type]'))
@@ -151,18 +240,40 @@ TEXT_OUTPUT_JS = """cell => Array.from(cell.querySelectorAll('.thebe-output pre'
     .map(e => e.textContent.trim()).filter(t => t.length > 0)"""
 
 
-def run_cell(page, cell):
-    """Press the cell's run button and wait until its kernel request is done."""
-    busy = cell.locator(".thebe-busy")
+# Thebe's run button calls ``cell.execute(cell.source)`` on the notebook's cell object (Thebe
+# 0.9, src/render.ts), and the promise settles when the kernel has answered and the outputs
+# are in. Each cell's execute is wrapped once, so that a test waits for exactly that, with
+# no fixed sleep. (Thebe's busy spinner is no signal here: it has no size on these pages, so
+# Playwright never saw it "visible" and every cell cost a 1 s timeout.)
+TRACK_RUNS_JS = """() => {
+    const runs = window.snnlearnRuns = window.snnlearnRuns || {};
+    for (const cell of window.thebe.notebook.cells) {
+        if (cell.snnlearnTracked) continue;
+        const execute = cell.execute.bind(cell);
+        cell.execute = (...args) => {
+            runs[cell.id] = 'running';
+            return Promise.resolve(execute(...args)).finally(() => { runs[cell.id] = 'done'; });
+        };
+        cell.snnlearnTracked = true;
+    }
+    return window.thebe.notebook.cells.map(cell => cell.id);
+}"""
+RUN_DONE_JS = """id => window.snnlearnRuns[id] === 'done' && window.thebe.session
+    && window.thebe.session.kernel && window.thebe.session.kernel.status === 'idle'"""
+# What a cell shows after its run, in one call: error outputs, whether the cell is one that
+# raises on purpose, text outputs, figures.
+CELL_OUTCOME_JS = """cell => ({
+    failed: (%s)(cell),
+    expected_error: !!cell.closest('.tag_raises-exception'),
+    text: (%s)(cell).length > 0,
+    figure: cell.querySelectorAll('.thebe-output img').length > 0})"""
+
+
+def run_cell(page, cell, cell_id: str):
+    """Press the cell's run button and wait until Thebe's run of it is over and the kernel
+    is idle."""
     cell.locator("button.thebe-run-button").click()
-    try:
-        busy.wait_for(state="visible", timeout=1_000)
-    except Exception:  # noqa: BLE001 - a quick cell may be done before we look
-        pass
-    busy.wait_for(state="hidden", timeout=CELL_TIMEOUT_MS)
-    page.wait_for_function("window.thebe.session && window.thebe.session.kernel"
-                           " && window.thebe.session.kernel.status === 'idle'",
-                           timeout=CELL_TIMEOUT_MS)
+    page.wait_for_function(RUN_DONE_JS, arg=cell_id, timeout=CELL_TIMEOUT_MS)
 
 
 def move_slider(page, cell) -> list[str]:
@@ -193,23 +304,24 @@ def move_slider(page, cell) -> list[str]:
 
 @pytest.mark.slow  # builds the site, runs a Jupyter server and Chromium
 @pytest.mark.parametrize("docname", CHAPTERS)
-def test_live_code_runs_the_chapter(docname, live_site, browser):
+def test_live_code_runs_the_chapter(docname, live_site, live_pages, request):
     base, build = live_site
     screenshots = build / "screenshots"
     screenshots.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  service_workers="block")
-    external, errors = [], []
-    context.route(lambda url: not is_loopback(url),
-                  lambda route: (external.append(route.request.url),
-                                 route.abort("blockedbyclient")))
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"uncaught exception: {exc}"))
+    phases = Phases(f"Live Code {docname}")
+    chapter = live_pages.take(docname)
+    following = next_chapter(request)
+    if following:
+        live_pages.open(following)  # loads while this chapter runs; Live Code pressed below
+    page = chapter.page
     try:
-        page.goto(base + docname + ".html", wait_until="load")
-        page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
-        page.locator(".dropdown-launch-buttons button.btn-launch-thebe").click()
+        chapter.press_live_code()
         page.wait_for_function("window.thebe && window.thebe.session", timeout=60_000)
+        phases.mark("page and kernel (opened " + ("during the previous chapter)"
+                                                   if chapter.pressed_before_its_test else
+                                                   "now)"))
+        ids = page.evaluate(TRACK_RUNS_JS)
+        phases.mark("kernel " + page.evaluate("window.thebe.session.kernel.id")[:8])
         cells = page.locator(".thebe-cell")
         count = cells.count()
         assert count > 0, "Live Code made no cell runnable"
@@ -218,16 +330,18 @@ def test_live_code_runs_the_chapter(docname, live_site, browser):
         problems = []
         for index in range(min(count, MAX_CELLS)):
             cell = cells.nth(index)
+            cell_id = cell.get_attribute("data-thebe-id")
+            assert cell_id in ids, f"cell {index} ({cell_id}) is not one of Thebe's cells"
             source = cell.locator(".thebe-input").inner_text()
-            cell.scroll_into_view_if_needed()
-            run_cell(page, cell)
-            failed = cell.evaluate(ERROR_OUTPUT_JS)
-            expected_error = cell.evaluate("c => !!c.closest('.tag_raises-exception')")
-            if failed and not expected_error:
-                problems.append(f"cell {index} failed: {failed[0]}")
+            run_cell(page, cell, cell_id)
+            if following:  # the next chapter's Thebe starts while this one runs
+                live_pages.open(following).press_live_code(wait=False)
+            outcome = cell.evaluate(CELL_OUTCOME_JS % (ERROR_OUTPUT_JS, TEXT_OUTPUT_JS))
+            if outcome["failed"] and not outcome["expected_error"]:
+                problems.append(f"cell {index} failed: {outcome['failed'][0]}")
                 break
-            seen_text = seen_text or bool(cell.evaluate(TEXT_OUTPUT_JS))
-            seen_figure = seen_figure or cell.locator(".thebe-output img").count() > 0
+            seen_text = seen_text or outcome["text"]
+            seen_figure = seen_figure or outcome["figure"]
             if wants_slider and SLIDER_CHAPTER_MARK in source:
                 problems += move_slider(page, cell)
                 cell.scroll_into_view_if_needed()
@@ -236,14 +350,18 @@ def test_live_code_runs_the_chapter(docname, live_site, browser):
                 wants_slider = False
             if seen_text and seen_figure and not wants_slider:
                 break
+        phases.mark(f"{index + 1} cells")
+        cell.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / f"live_code__{Path(docname).name}.png"))
+        phases.mark("screenshot")
         if not seen_text:
             problems.append("no text output from the kernel")
         if not seen_figure and docname != CHAPTERS[-1] or wants_slider:
             problems.append("no figure from the kernel" if not seen_figure
                             else "the slider cell was not reached")
-        problems += [f"request off this machine: {url}" for url in external]
-        problems += [e for e in errors if not any(k in e for k in KNOWN_THEBE_ERRORS)]
+        problems += [f"request off this machine: {url}" for url in chapter.external]
+        problems += [e for e in chapter.errors if not any(k in e for k in KNOWN_THEBE_ERRORS)]
         assert not problems, f"Live Code on {docname}:\n  " + "\n  ".join(problems)
     finally:
-        context.close()
+        chapter.close()
+        phases.report()

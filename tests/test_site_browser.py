@@ -226,6 +226,16 @@ class Visit:
         self.page.goto(self.base + path, wait_until="load")
         return self.page
 
+    def start(self, path: str):
+        """Starts loading ``path`` and returns at once (``loaded`` waits for it): the next
+        page loads while this one is checked."""
+        self.page.goto(self.base + path, wait_until="commit")
+        return self
+
+    def loaded(self):
+        self.page.wait_for_load_state("load")
+        return self.page
+
     def _browser_favicon(self, url: str) -> bool:
         # Chromium asks for /favicon.ico at the server root by itself when a page declares
         # no icon; whether that happens before the test ends is timing. Pages are checked
@@ -378,15 +388,11 @@ def test_toc_lists_pages():
     assert not missing, f"_toc.yml names pages without a source file: {missing}"
 
 
-@pytest.mark.slow  # drives Chromium over the built site
-@pytest.mark.parametrize("docname", PAGES)
-def test_page_as_a_learner_sees_it(docname, visit, screenshots):
-    """Loads without JS errors, images load with alt text, chapters offer Binder/Live Code.
-
-    Saves a full-page screenshot to <build>/screenshots/ for a reviewer.
-    """
-    v = visit()
-    page = v.goto(docname + ".html")
+def learner_view_problems(v: Visit, docname: str, screenshots: Path) -> list[str]:
+    """The page as a learner sees it (loaded in ``v``): it is the page asked for, has a
+    title and a favicon, its images load with alt text, chapters offer Binder/Live Code.
+    Saves a full-page screenshot to <build>/screenshots/ for a reviewer."""
+    page = v.page
     problems = []
     if docname_of(page.url, v.base) != docname:
         problems.append(f"ended up at {page.url}")
@@ -404,7 +410,15 @@ def test_page_as_a_learner_sees_it(docname, visit, screenshots):
                           "height": min(height, MAX_SCREENSHOT_HEIGHT)})
     if docname in CHAPTERS:
         problems += check_launch_buttons(page, docname)
-    problems = v.unexpected_problems() + problems
+    return problems
+
+
+@pytest.mark.slow  # drives Chromium over the built site
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_as_a_learner_sees_it(docname, desktop_pass):
+    """Loads without JS errors, images load with alt text, chapters offer Binder/Live Code
+    (``learner_view_problems``, on the page's one load at desktop width)."""
+    problems = desktop_pass.result(docname)["page"]
     assert not problems, f"{docname}.html:\n  " + "\n  ".join(problems)
 
 
@@ -487,47 +501,59 @@ def math_pages(built_book) -> list[str]:
             if 'class="math' in (Path(built_book) / (d + ".html")).read_text(errors="replace")]
 
 
+def wait_for_mathjax(page) -> str | None:
+    """Waits until MathJax has typeset the page; returns why not, or None."""
+    try:
+        page.wait_for_function(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise"
+            " && MathJax.startup.document && MathJax.startup.document.getMathItemsWithin"
+            "(document.body).length > 0", timeout=TIMEOUT_MS)
+        page.evaluate("MathJax.startup.promise")
+    except Exception as error:  # noqa: BLE001 - reported by the caller
+        return f"MathJax did not typeset the page ({error})"
+    return None
+
+
+def math_problems(v: Visit, docname: str, typeset_error: str | None,
+                  screenshots: Path) -> list[str]:
+    """The page (loaded in ``v``, MathJax waited for: ``typeset_error``) loads MathJax from
+    the site itself and typesets every formula: MathJax's output elements are there, no raw
+    TeX is left in the visible text, and no request leaves localhost for it."""
+    page = v.page
+    sources = page.locator("script[src*='mathjax']").evaluate_all("els => els.map(e => e.src)")
+    if not sources or any(not src.startswith(v.origin + "/") for src in sources):
+        return [f"{docname}: MathJax is not loaded from the site: {sources}"]
+    problems = []
+    if typeset_error:
+        problems.append(f"{docname}: {typeset_error}")
+    formulas = page.locator("article mjx-container").count()
+    written = page.locator("article .math").count()
+    if formulas == 0 or formulas < written:
+        problems.append(f"{docname}: {formulas} typeset formulas for {written} math "
+                        "elements in the page")
+    text = page.evaluate(VISIBLE_TEXT_JS)
+    raw = sorted({m.group(0)[:60] for m in RAW_TEX.finditer(text)})
+    if raw:
+        problems.append(f"{docname}: raw TeX visible: {raw[:8]}")
+    mathjax_external = [u for u in v.external if "mathjax" in u.lower()]
+    if mathjax_external:
+        problems.append(f"{docname}: MathJax requests leave the site: {mathjax_external}")
+    first = page.locator("article mjx-container").first
+    if first.count():
+        first.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / (docname.replace("/", "__") + "__math.png")))
+    return problems
+
+
 @pytest.mark.slow  # drives Chromium over the built site
-def test_math_renders_without_the_network(built_book, visit, screenshots):
+def test_math_renders_without_the_network(built_book, desktop_pass):
     """Every page with math loads MathJax from the site itself and typesets every formula:
     MathJax's output elements are there, no raw TeX is left in the visible text, and no
-    request leaves localhost for it (all of them are blocked here)."""
+    request leaves localhost for it (all of them are blocked here). (``math_problems``, on
+    the page's one load at desktop width.)"""
     pages = math_pages(built_book)
     assert pages, "no page of the book has math: is the check looking at the right build?"
-    problems = []
-    for docname in pages:
-        v = visit()
-        page = v.goto(docname + ".html")
-        sources = page.locator("script[src*='mathjax']").evaluate_all(
-            "els => els.map(e => e.src)")
-        if not sources or any(not src.startswith(v.origin + "/") for src in sources):
-            problems.append(f"{docname}: MathJax is not loaded from the site: {sources}")
-            continue
-        try:
-            page.wait_for_function(
-                "window.MathJax && MathJax.startup && MathJax.startup.promise"
-                " && MathJax.startup.document && MathJax.startup.document.getMathItemsWithin"
-                "(document.body).length > 0", timeout=TIMEOUT_MS)
-            page.evaluate("MathJax.startup.promise")
-        except Exception as error:  # noqa: BLE001 - reported below
-            problems.append(f"{docname}: MathJax did not typeset the page ({error})")
-        formulas = page.locator("article mjx-container").count()
-        written = page.locator("article .math").count()
-        if formulas == 0 or formulas < written:
-            problems.append(f"{docname}: {formulas} typeset formulas for {written} math "
-                            "elements in the page")
-        text = page.evaluate(VISIBLE_TEXT_JS)
-        raw = sorted({m.group(0)[:60] for m in RAW_TEX.finditer(text)})
-        if raw:
-            problems.append(f"{docname}: raw TeX visible: {raw[:8]}")
-        mathjax_external = [u for u in v.external if "mathjax" in u.lower()]
-        if mathjax_external:
-            problems.append(f"{docname}: MathJax requests leave the site: {mathjax_external}")
-        problems += [f"{docname}: {p}" for p in v.unexpected_problems()]
-        first = page.locator("article mjx-container").first
-        if first.count():
-            first.scroll_into_view_if_needed()
-            page.screenshot(path=str(screenshots / (docname.replace("/", "__") + "__math.png")))
+    problems = [p for docname in pages for p in desktop_pass.result(docname)["math"]]
     assert not problems, "\n  ".join(["math without the network:"] + problems)
 
 
@@ -578,36 +604,123 @@ EQUATION_OVERFLOW_JS = """() => {
 }"""
 
 
+def overflow_problems(page, docname: str, width: str, typeset_error: str | None,
+                      shots: Path) -> tuple[int, list[str]]:
+    """(display equations checked, problems) on the page (MathJax waited for:
+    ``typeset_error``); saves a screenshot of its first display equation."""
+    viewport = WIDTHS[width]
+    if typeset_error:
+        return 0, [f"{docname} at {viewport['width']} px: {typeset_error}"]
+    checked = page.locator("article mjx-container[display='true']").count()
+    problems = [f"{docname} at {viewport['width']} px: {p}"
+                for p in page.evaluate(EQUATION_OVERFLOW_JS)]
+    widest = page.locator("article mjx-container[display='true']")
+    if widest.count():
+        widest.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / f"{docname.replace('/', '__')}__math_{width}.png"))
+    return checked, problems
+
+
+class DesktopPass:
+    """Every page loaded once at desktop width, in the module's ``context``, and all the
+    checks of that load done on it: the learner's view (``learner_view_problems``), and on
+    pages with math ``math_problems`` and the desktop ``overflow_problems``. The next page of
+    the TOC loads while one is checked. Results are kept per page for the tests that assert
+    them; a page is visited when a test first asks for it."""
+
+    def __init__(self, context, site: str, screenshots: Path, with_math: list[str]):
+        self.context, self.site, self.screenshots = context, site, screenshots
+        self.with_math = set(with_math)
+        self.results: dict[str, dict] = {}
+        self.loading: dict[str, Visit] = {}
+
+    def _open(self, docname: str) -> Visit:
+        if docname not in self.loading:
+            self.loading[docname] = Visit(self.context, self.site).start(docname + ".html")
+        return self.loading[docname]
+
+    def result(self, docname: str) -> dict:
+        if docname not in self.results:
+            v = self._open(docname)
+            later = PAGES[PAGES.index(docname) + 1:]
+            following = next((d for d in later if d not in self.results), None)
+            if following:
+                self._open(following)
+            del self.loading[docname]
+            try:
+                self.results[docname] = self._check(v, docname)
+            except Exception as error:  # noqa: BLE001 - raised again in each test that asks
+                self.results[docname] = {"error": error}
+            finally:
+                v.close()
+        result = self.results[docname]
+        if "error" in result:
+            raise result["error"]
+        return result
+
+    def _check(self, v: Visit, docname: str) -> dict:
+        v.loaded()
+        result = {"math": [], "overflow": (0, [])}
+        if docname in self.with_math:
+            typeset_error = wait_for_mathjax(v.page)
+            result["math"] = math_problems(v, docname, typeset_error, self.screenshots)
+            result["overflow"] = overflow_problems(v.page, docname, "desktop", typeset_error,
+                                                   self.screenshots)
+        page_problems = learner_view_problems(v, docname, self.screenshots)
+        visit_problems = v.unexpected_problems()
+        result["page"] = visit_problems + page_problems
+        if docname in self.with_math:
+            result["math"] += [f"{docname}: {p}" for p in visit_problems]
+        return result
+
+    def close(self):
+        for v in self.loading.values():
+            v.close()
+
+
+@pytest.fixture(scope="module")
+def desktop_pass(context, site, screenshots, built_book):
+    pages = DesktopPass(context, site, screenshots, math_pages(built_book))
+    yield pages
+    pages.close()
+
+
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_no_equation_overflows_its_column(built_book, browser, site, width):
+def test_no_equation_overflows_its_column(built_book, browser, site, width, desktop_pass,
+                                          screenshots):
     """Every display equation of every page with math fits its column or scrolls inside
     it (book/_static/snnlearn.css), at desktop and at phone width: none is clipped.
-    Screenshots of the first wide-enough equation of each page: <build>/screenshots/."""
-    viewport = WIDTHS[width]
-    context = browser.new_context(viewport=viewport, service_workers="block",
-                                  is_mobile=width == "phone", device_scale_factor=1)
-    context.route(lambda url: not _is_loopback(url), lambda route: route.abort("blockedbyclient"))
-    context.set_default_timeout(TIMEOUT_MS)
-    shots = Path(built_book).parent / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    Screenshots of the first wide-enough equation of each page: <build>/screenshots/.
+    Desktop: on the pages' one load at desktop width (``DesktopPass``, the module's context
+    has the desktop viewport); phone: each page loaded in a phone context, the next one
+    loading while one is checked."""
+    pages = math_pages(built_book)
     problems, checked = [], 0
-    try:
-        for docname in math_pages(built_book):
-            page = context.new_page()
-            page.goto(site + docname + ".html", wait_until="load")
-            page.wait_for_function(
-                "window.MathJax && MathJax.startup && MathJax.startup.document && "
-                "MathJax.startup.document.getMathItemsWithin(document.body).length > 0")
-            page.evaluate("MathJax.startup.promise")
-            checked += page.locator("article mjx-container[display='true']").count()
-            problems += [f"{docname} at {viewport['width']} px: {p}"
-                         for p in page.evaluate(EQUATION_OVERFLOW_JS)]
-            widest = page.locator("article mjx-container[display='true']")
-            if widest.count():
-                widest.first.scroll_into_view_if_needed()
-                page.screenshot(path=str(shots / f"{docname.replace('/', '__')}__math_{width}.png"))
-            page.close()
-    finally:
-        context.close()
+    if width == "desktop":
+        assert VIEWPORT == WIDTHS["desktop"]
+        for docname in pages:
+            count, found = desktop_pass.result(docname)["overflow"]
+            checked += count
+            problems += found
+    else:
+        context = browser.new_context(viewport=WIDTHS[width], service_workers="block",
+                                      is_mobile=True, device_scale_factor=1)
+        context.route(lambda url: not _is_loopback(url),
+                      lambda route: route.abort("blockedbyclient"))
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            opened = [Visit(context, site).start(d + ".html") for d in pages[:1]]
+            for index, docname in enumerate(pages):
+                if index + 1 < len(pages):
+                    opened.append(Visit(context, site).start(pages[index + 1] + ".html"))
+                v = opened[index]
+                page = v.loaded()
+                count, found = overflow_problems(page, docname, width, wait_for_mathjax(page),
+                                                 screenshots)
+                checked += count
+                problems += found
+                v.close()
+        finally:
+            context.close()
     assert checked > 0, "no display equation was found: is the check looking at the right build?"
     assert not problems, "equations wider than their column:\n  " + "\n  ".join(problems)
