@@ -20,11 +20,12 @@ Time: each cell is over when Thebe's own run of it is (its execute promise), not
 fixed sleep; the next chapter's page loads, and its Live Code is pressed, while the current
 chapter runs. A ``[time]`` line per chapter (shown with ``-rA`` or ``-s``) says where it went.
 
-Note: every chapter's Live Code gets the SAME kernel. Thebe 0.9 asks the server for a
-session on the page's folder (``kernelOptions.path``, ``book`` for all chapters), and
-jupyter_server answers a second request for a session on a path with the first one
-(``POST /api/sessions`` reuses an existing session of that path). So chapter N runs on top of
-chapters 1..N-1's state, as it did before this note was written.
+Each chapter's Live Code gets a kernel of its own, as a learner who opens that page first:
+the build gives each page its own session path (its source file, so the kernel still works
+in the chapter's folder); jupyter_server answers a request for a session on a path that
+already has one with that session's kernel, so one path for all pages (the folder, as
+before) ran chapter N on top of chapters 1..N-1's state. The test asserts no kernel is
+used by two chapters.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ CELL_TIMEOUT_MS = 90_000
 # resetEquationNumbers throws when a widget or output asks for typesetting (chapter 2's
 # slider does). Outputs and widgets still render and update; math inside live outputs stays
 # untypeset. Any other uncaught exception fails the test.
+# {chapter: the id of the kernel its Live Code ran in}: each chapter's must be its own.
+KERNELS_SEEN: dict = {}
 KNOWN_THEBE_ERRORS = ("reading 'resetEquationNumbers'",)
 
 
@@ -321,7 +324,11 @@ def test_live_code_runs_the_chapter(docname, live_site, live_pages, request):
                                                    if chapter.pressed_before_its_test else
                                                    "now)"))
         ids = page.evaluate(TRACK_RUNS_JS)
-        phases.mark("kernel " + page.evaluate("window.thebe.session.kernel.id")[:8])
+        kernel = page.evaluate("window.thebe.session.kernel.id")
+        assert kernel not in KERNELS_SEEN.values(), (
+            f"{docname} runs in the kernel of {next(d for d, k in KERNELS_SEEN.items() if k == kernel)}")
+        KERNELS_SEEN[docname] = kernel
+        phases.mark("kernel " + kernel[:8])
         cells = page.locator(".thebe-cell")
         count = cells.count()
         assert count > 0, "Live Code made no cell runnable"

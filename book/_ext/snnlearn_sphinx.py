@@ -268,13 +268,17 @@ def _thebe_local_config(app, doctree, docname):
     local = _thebe_local(app)
     if local is None:
         return
-    folder = str(Path(docname).parent)
+    # A session path of the page's own (its source file: the kernel's working folder is that
+    # file's folder, the chapter's): jupyter_server hands a second request for a session on
+    # one path the first session's kernel, so one path for every page would run chapter N
+    # on top of chapters 1..N-1's state.
+    session_path = docname + ".md"
     config = {
         "requestKernel": True,
         "useBinder": False,
         "serverSettings": {"baseUrl": local["base_url"], "token": local["token"],
                            "appendToken": True},
-        "kernelOptions": {"name": "python3", "path": folder},
+        "kernelOptions": {"name": "python3", "path": session_path},
         "predefinedOutput": True,
         "mountActivateWidget": False,
         "mountStatusWidget": False,
