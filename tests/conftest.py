@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 import chapter_runs as chapter_runs_module
+import tiers
 from paths import ROOT, course_chapters
+
+# The Hypothesis profiles of the two tiers (tests/tiers.py): `make test` passes
+# --hypothesis-profile=full, `make test-fast` --hypothesis-profile=fast.
+tiers.register_profiles()
 
 BIN = Path(sys.executable).parent
 

@@ -18,6 +18,7 @@ import snnlearn
 from fresh_python import run_fresh
 from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
 from snnlearn._compiled.lif_autograd import LIFSequenceFunction
+from tiers import examples
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 
@@ -84,7 +85,7 @@ def assert_same(reference, fused, dtype):
                                    msg=lambda m: f"gradient of {name}: {m}")
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

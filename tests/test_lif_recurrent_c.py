@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import snnlearn
 from snnlearn import LIFParameters, LIFRecurrent
 from snnlearn.functional import LIFState
+from tiers import examples
 
 try:
     from snnlearn._compiled import _lif_recurrent
@@ -105,7 +106,7 @@ def assert_same(reference, fused, dtype):
                                    msg=lambda m: f"gradient of {name}: {m}")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), steps=st.integers(0, 30),
        batch_shape=st.lists(st.integers(1, 6), max_size=2).map(tuple),
        n_in=st.integers(1, 10), hidden=st.integers(1, 40), p=parameters, dt=time_steps,
