@@ -19,7 +19,9 @@ from snnlearn.data import (
 
 
 # Generating the data set is the expensive part of this module (about a second of CPU per
-# call on an idle machine): the tests share two generations, at 10 bins and at the native 30.
+# call on an idle machine, most of it for fresh memory): the tests share two generations, at
+# 10 bins and at the native 30. `make test-fast` makes one (`data`): the tests that need
+# another generation (`native`, another seed, the unshuffled digits) are marked slow.
 @pytest.fixture(scope="module")
 def data():
     return load_event_digits(n_bins=10)
@@ -48,6 +50,7 @@ def test_shapes_labels_and_dtype(data):
     assert data.bin_us == 30_000
 
 
+@pytest.mark.slow  # three generations
 def test_deterministic_and_seeded(native, data):
     """Two calls (30 and 10 bins) give the same samples in the same order; another seed
     another order."""
@@ -59,6 +62,7 @@ def test_deterministic_and_seeded(native, data):
     assert not torch.equal(data.y_train, other.y_train)
 
 
+@pytest.mark.slow  # a second generation, of the digits in their own order
 def test_splits_are_disjoint_and_cover_the_digits(data):
     from sklearn.datasets import load_digits
 
@@ -77,6 +81,7 @@ def test_splits_are_disjoint_and_cover_the_digits(data):
     assert len(found["train"] | found["val"] | found["test"]) == len(keys)
 
 
+@pytest.mark.slow  # a second generation (native)
 def test_bins_sum_the_native_steps(native, data):
     assert torch.equal(native.x_test.reshape(10, 3, *native.x_test.shape[1:]).sum(1),
                        data.x_test)
