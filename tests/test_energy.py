@@ -148,6 +148,7 @@ def test_activity_penalty_values_and_gradient():
     assert (grad[:, 0] > 0).all() and (grad[:, 1] < 0).all()  # too active down, silent up
 
 
+@pytest.mark.slow  # trains (10 optimiser steps)
 def test_penalty_reduces_spikes_when_trained():
     """Gradient descent on the penalty alone (through the surrogate) silences a layer."""
     torch.manual_seed(0)
