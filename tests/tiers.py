@@ -3,7 +3,8 @@
 ``make test`` runs every test with its full budget; ``make test-fast`` runs the tests not
 marked slow with a smaller one. The tier is the Hypothesis profile the Makefile chooses
 (``--hypothesis-profile=full`` or ``fast``; tests/conftest.py registers both); a plain
-``pytest`` run, without the option, is ``full``:
+``pytest`` run, without the option, runs Hypothesis's default profile, which counts as
+``full``:
 
 * ``full``: Hypothesis's defaults, and each property test's own ``max_examples``;
 * ``fast``: each property test runs at most ``FAST_EXAMPLES`` examples, drawn the same
