@@ -96,12 +96,12 @@ book-clean:
 
 # --durations=25: the slowest tests and fixtures, so that the time CI spends is visible.
 test: $(DEV)
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest --hypothesis-profile=full --durations=25
 
 # Day-to-day tier: everything not marked slow (no book build, no browser, no grading runs);
 # it must stay well under 30 s on an idle 2-core machine (--durations: where it goes).
 test-fast: $(DEV)
-	$(BIN)/python -m pytest -m "not slow" -q --durations=15
+	$(BIN)/python -m pytest -m "not slow" --hypothesis-profile=fast -q --durations=15
 
 # The C extensions built with AddressSanitizer + UndefinedBehaviorSanitizer into a scratch
 # copy of the package, and the tests that drive the C code run against that copy. Python

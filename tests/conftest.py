@@ -19,13 +19,24 @@ from pathlib import Path
 import pytest
 
 import chapter_runs as chapter_runs_module
+import tiers
 from paths import ROOT, course_chapters
+
+# The Hypothesis profiles of the two tiers (tests/tiers.py): `make test` passes
+# --hypothesis-profile=full, `make test-fast` --hypothesis-profile=fast.
+tiers.register_profiles()
 
 BIN = Path(sys.executable).parent
 
 # Tests are marked slow one by one (@pytest.mark.slow), so that a file's pure checks stay in
 # `make test-fast`; a test that uses the built book or the chapter runs is slow without a mark.
 SLOW_FIXTURES = ("built_book", "chapter_runs")
+# Doctests of the library that are slow, one by one (the doctest item's name: the module,
+# or the module and the function, dotted): they run in `make test`, not in `make test-fast`.
+SLOW_DOCTESTS = {
+    "snnlearn.data.event_digits": "generates the whole data set (30 bins)",
+    "snnlearn.data.event_digits.load_event_digits": "generates the whole data set (10 bins)",
+}
 # Where the session's shared work went ({what: text}), printed at the end of the run.
 TIMINGS: dict = {}
 
@@ -91,9 +102,17 @@ def built_book(tmp_path_factory, request) -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
+    doctests = set()
     for item in items:
         if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        if isinstance(item, pytest.DoctestItem):
+            doctests.add(item.name)
+            if item.name in SLOW_DOCTESTS:
+                item.add_marker(pytest.mark.slow)
+    stale = set(SLOW_DOCTESTS) - doctests
+    if stale and sorted(config.args) == sorted(config.getini("testpaths")):  # a whole run
+        raise pytest.UsageError(f"SLOW_DOCTESTS names doctests that do not exist: {sorted(stale)}")
 
 
 def pytest_report_header(config):

@@ -12,6 +12,7 @@ import snnlearn
 from snnlearn.torch import LI, LIF, LICell, LIFCell, LIFParameters, SequentialState
 
 
+@pytest.mark.slow  # trains: 32 steps of two convolutions, backward, an optimiser step
 def test_course_snippet_runs_with_only_the_import_changed():
     torch.manual_seed(0)
     model = SequentialState(nn.Conv2d(3, 6, 7, 1), LIFCell(), nn.Conv2d(6, 12, 7, 1), LIFCell(),

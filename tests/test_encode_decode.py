@@ -19,6 +19,7 @@ from snnlearn.functional import (
     spike_latency_encode,
     spike_latency_lif_encode,
 )
+from tiers import examples
 
 floats01 = st.floats(0.0, 1.0, allow_nan=False, width=32)
 
@@ -48,7 +49,7 @@ def test_api_page_lists_every_new_name(repo_root):
 
 
 # --- latency ---------------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(st.floats(0.0, 20.0, allow_nan=False, width=32), min_size=1, max_size=30),
        st.integers(1, 60))
 def test_latency_lif_spikes_at_most_once_and_monotone(currents, steps):
@@ -90,7 +91,7 @@ def test_spike_latency_encode_matches_norse_doc_example():
     assert torch.equal(spike_latency_encode(data), torch.tensor([[0, 1, 1], [1, 0, 0]]))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 8))
 def test_spike_latency_encode_keeps_exactly_the_first_spike(seed, steps, n):
     z = random_spikes(seed, (steps, n), p=0.3)
@@ -118,7 +119,7 @@ def reconstruct(events, threshold, start):
     return start + threshold * (events[..., 0] - events[..., 1]).cumsum(0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(-1.0, 1.0, allow_nan=False, width=32), min_size=1, max_size=40),
        st.floats(0.05, 2.0, allow_nan=False), st.floats(-3.0, 3.0, allow_nan=False))
 def test_delta_reconstructs_within_threshold_when_steps_are_small(steps, threshold, start):
@@ -133,7 +134,7 @@ def test_delta_reconstructs_within_threshold_when_steps_are_small(steps, thresho
     assert (error <= threshold + 1e-9).all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.floats(-5.0, 5.0, allow_nan=False), min_size=1, max_size=20),
        st.floats(0.05, 1.0, allow_nan=False))
 def test_delta_catches_up_when_the_input_holds_still(values, threshold):
@@ -170,7 +171,7 @@ def test_delta_module_and_shapes():
 
 
 # --- readouts ------------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 6))
 def test_readouts_agree_with_a_plain_loop(seed, steps, n):
     z = random_spikes(seed, (steps, n))

@@ -17,6 +17,7 @@ from snnlearn.energy import (
     count_synops,
     spike_accumulator,
 )
+from tiers import examples
 
 
 def test_linear_synops_are_events_times_out_features():
@@ -76,7 +77,7 @@ def test_conv_synops_on_hand_made_spikes():
     assert count.per_layer["0"] == (9 + 1) * 3
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(height=st.integers(3, 9), width=st.integers(3, 9), kernel=st.integers(1, 3),
        stride=st.integers(1, 2), padding=st.integers(0, 1), seed=st.integers(0, 2**16))
 def test_conv_synops_equal_the_work_of_an_event_driven_loop(height, width, kernel, stride,
@@ -98,7 +99,7 @@ def test_conv_synops_equal_the_work_of_an_event_driven_loop(height, width, kerne
     assert count.total == expected
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(inputs=st.integers(1, 6), outputs=st.integers(1, 6), steps=st.integers(1, 5),
        batch=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_linear_synops_property(inputs, outputs, steps, batch, seed):
@@ -147,6 +148,7 @@ def test_activity_penalty_values_and_gradient():
     assert (grad[:, 0] > 0).all() and (grad[:, 1] < 0).all()  # too active down, silent up
 
 
+@pytest.mark.slow  # trains (10 optimiser steps)
 def test_penalty_reduces_spikes_when_trained():
     """Gradient descent on the penalty alone (through the surrogate) silences a layer."""
     torch.manual_seed(0)

@@ -36,6 +36,7 @@ from snnlearn.functional.eprop import (
     lsnn_eprop_sequence,
 )
 from snnlearn.functional.lif_recurrent import lif_recurrent_initial_state
+from tiers import examples
 
 
 def problem(seed, batch, n_in, hidden, n_out, steps, rec_scale, dtype=torch.float64):
@@ -69,7 +70,7 @@ parameters = st.builds(
     alpha=st.floats(1.0, 100.0), method=st.just("super"), reset_method=st.just("value"))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
        hidden=st.integers(1, 8), n_out=st.integers(1, 3), steps=st.integers(1, 40),
        p=parameters)
@@ -171,7 +172,7 @@ def eprop_li_readout(xs, w_in, w_rec, w_out, targets, p, p_out):
     return z, grads
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
        hidden=st.integers(1, 8), steps=st.integers(1, 25),
        tau_syn_inv=st.floats(50.0, 1000.0), tau_mem_inv=st.floats(20.0, 200.0),
@@ -240,7 +241,7 @@ def lsnn_eprop(xs, w_in, w_rec, w_out, targets, p):
     return z, grads
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
        hidden=st.integers(1, 8), n_out=st.integers(1, 3), steps=st.integers(1, 40),
        p=lsnn_parameters)

@@ -19,7 +19,10 @@ from snnlearn.data import (
 
 
 # Generating the data set is the expensive part of this module (about a second of CPU per
-# call on an idle machine): the tests share two generations, at 10 bins and at the native 30.
+# call on an idle machine, and 50-140 MB of fresh memory): the tests share two generations,
+# at 10 bins and at the native 30. Every test that needs a generation is marked slow (so are
+# the module's two doctests that make one: tests/conftest.py); `make test-fast` checks the
+# DVS model, the converters and the argument checks on small inputs.
 @pytest.fixture(scope="module")
 def data():
     return load_event_digits(n_bins=10)
@@ -38,6 +41,7 @@ def square(size=8, lo=2, hi=6):
 
 # --- the data set ---------------------------------------------------------------------------
 
+@pytest.mark.slow  # a generation
 def test_shapes_labels_and_dtype(data):
     n = {"train": 1078, "val": 270, "test": 449}
     for split, count in n.items():
@@ -48,6 +52,7 @@ def test_shapes_labels_and_dtype(data):
     assert data.bin_us == 30_000
 
 
+@pytest.mark.slow  # three generations
 def test_deterministic_and_seeded(native, data):
     """Two calls (30 and 10 bins) give the same samples in the same order; another seed
     another order."""
@@ -59,6 +64,7 @@ def test_deterministic_and_seeded(native, data):
     assert not torch.equal(data.y_train, other.y_train)
 
 
+@pytest.mark.slow  # two generations (the second of the digits in their own order)
 def test_splits_are_disjoint_and_cover_the_digits(data):
     from sklearn.datasets import load_digits
 
@@ -77,6 +83,7 @@ def test_splits_are_disjoint_and_cover_the_digits(data):
     assert len(found["train"] | found["val"] | found["test"]) == len(keys)
 
 
+@pytest.mark.slow  # two generations
 def test_bins_sum_the_native_steps(native, data):
     assert torch.equal(native.x_test.reshape(10, 3, *native.x_test.shape[1:]).sum(1),
                        data.x_test)
@@ -146,6 +153,7 @@ def test_saccades_are_a_closed_triangle():
 
 # --- dense <-> list -----------------------------------------------------------------------
 
+@pytest.mark.slow  # a generation
 def test_dense_to_list_to_dense_round_trip(data):
     for k in range(5):
         frames = data.x_val[:, k]

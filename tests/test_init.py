@@ -48,10 +48,12 @@ def repeated(make_weight, rate, p, dt, seed):
     return stats.mean(0), stats.std(0) / REPEATS**0.5
 
 
+# (the first case in `make test-fast`, all three in `make test`)
 @pytest.mark.parametrize("rate, xi, mu_u, p", [
     (20.0, 3.0, None, LIFParameters()),
-    (50.0, 2.0, 0.4, LIFParameters()),
-    (10.0, 2.5, -0.1, LIFParameters(tau_mem_inv=50.0, tau_syn_inv=100.0, v_leak=-0.2)),
+    pytest.param(50.0, 2.0, 0.4, LIFParameters(), marks=pytest.mark.slow),
+    pytest.param(10.0, 2.5, -0.1, LIFParameters(tau_mem_inv=50.0, tau_syn_inv=100.0, v_leak=-0.2),
+                 marks=pytest.mark.slow),
 ])
 def test_membrane_statistics_hit_the_target(rate, xi, mu_u, p):
     dt = 0.001

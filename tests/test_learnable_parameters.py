@@ -102,6 +102,7 @@ def test_plain_numbers_register_nothing():
         assert layer.state_dict() == {}
 
 
+@pytest.mark.slow  # trains (20 steps of 100 time steps)
 def test_training_lowers_the_threshold_to_fire_more():
     """Asking for more spikes than the layer makes must lower a learnable threshold."""
     torch.manual_seed(0)
@@ -140,6 +141,7 @@ def test_training_slows_a_leaky_integrator_to_remember_longer():
     assert isinstance(li.p.tau_mem_inv, torch.nn.Parameter)
 
 
+@pytest.mark.slow  # trains (15 steps of 100 time steps)
 def test_training_a_lif_time_constant_moves_it():
     """More spikes from a weak constant drive need a faster membrane (larger tau_mem_inv)."""
     lif = LIF(LIFParameters(tau_mem_inv=torch.nn.Parameter(torch.full((3,), 50.0))))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import snnlearn
 from snnlearn import LI, LIParameters, LIState
 from snnlearn._compiled.lif_autograd import LISequenceFunction
+from tiers import examples
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 
@@ -64,7 +65,7 @@ def assert_same(reference, fused, dtype):
                                    msg=lambda m: f"gradient of {name}: {m}")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), steps=st.integers(0, 40), shape=shapes, dtype=dtypes,
        p=parameters, dt=time_steps, from_rest=st.booleans())
 def test_li_sequence_matches_reference(seed, steps, shape, dtype, p, dt, from_rest):

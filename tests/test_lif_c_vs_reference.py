@@ -18,6 +18,7 @@ import snnlearn
 from fresh_python import run_fresh
 from snnlearn import LIF, LIFCell, LIFFeedForwardState, LIFParameters
 from snnlearn._compiled.lif_autograd import LIFSequenceFunction
+from tiers import examples
 
 pytestmark = pytest.mark.skipif(not snnlearn.c_available(), reason="C extension not built")
 
@@ -84,7 +85,7 @@ def assert_same(reference, fused, dtype):
                                    msg=lambda m: f"gradient of {name}: {m}")
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -130,14 +131,20 @@ def test_spikes_happen_and_match_at_default_parameters(dtype):
     assert_same(reference, fused, dtype)
 
 
-def test_block_boundaries():
+# n = blocks * BLOCK + extra; one block and one neuron more in `make test-fast` (each case is
+# large: BLOCK is 65536 neurons), all four in `make test`
+@pytest.mark.parametrize("blocks, extra", [pytest.param(1, -1, marks=pytest.mark.slow),
+                                           pytest.param(1, 0, marks=pytest.mark.slow),
+                                           (1, 1),
+                                           pytest.param(2, 3, marks=pytest.mark.slow)])
+def test_block_boundaries(blocks, extra):
     """Neuron counts around the kernel's block size (state kept per block)."""
     from snnlearn._compiled import _lif
 
-    for n in (_lif.BLOCK - 1, _lif.BLOCK, _lif.BLOCK + 1, 2 * _lif.BLOCK + 3):
-        problem = random_problem(n, 7, (n,), torch.float64)
-        assert_same(run_sequence("reference", *problem, LIFParameters(), 0.001),
-                    run_sequence("c", *problem, LIFParameters(), 0.001), torch.float64)
+    n = blocks * _lif.BLOCK + extra
+    problem = random_problem(n, 7, (n,), torch.float64)
+    assert_same(run_sequence("reference", *problem, LIFParameters(), 0.001),
+                run_sequence("c", *problem, LIFParameters(), 0.001), torch.float64)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import snnlearn
 from snnlearn import LIFParameters, LIFRecurrent, LIFRecurrentCell
 from snnlearn.functional import LIFState, lif_recurrent_step
+from tiers import examples
 
 norse = pytest.importorskip(
     "norse.torch", reason="Norse 1.1.0 is not installed (make install: requirements-peers.txt)")
@@ -58,7 +59,7 @@ any_parameters = st.builds(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 6), n_in=st.integers(1, 9),
        hidden=st.integers(1, 17), steps=st.integers(1, 12), p=any_parameters,
        dt=st.floats(1e-4, 3e-3), dtype=st.sampled_from([torch.float32, torch.float64]),
@@ -174,7 +175,7 @@ def run_layer(layer, xs, state, weights):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", [LIFRecurrentCell, LIFRecurrent])
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.differing_executors])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 5), n_in=st.integers(1, 8),
        hidden=st.integers(1, 24), steps=st.integers(1, 25), p=exact_parameters, dt=exact_dt,

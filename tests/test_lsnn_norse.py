@@ -34,12 +34,13 @@ from snnlearn.functional import (
     lsnn_initial_state,
     lsnn_step,
 )
+from tiers import examples
 
 norse = pytest.importorskip(
     "norse.torch", reason="Norse 1.1.0 is not installed (make install: requirements-peers.txt)")
 from norse.torch.functional import lsnn as norse_lsnn  # noqa: E402
 
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=examples(30), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
 
 
@@ -160,7 +161,7 @@ def run_layer(layer, xs, weights):
 
 
 @pytest.mark.parametrize("cls", [LSNNCell, LSNN, LSNNRecurrentCell, LSNNRecurrent])
-@settings(max_examples=10, deadline=None,
+@settings(max_examples=examples(10), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors])
 @given(seed=st.integers(0, 2**31 - 1), batch=st.integers(1, 4), n_in=st.integers(1, 6),
        hidden=st.integers(1, 12), steps=st.integers(1, 30), p=exact_parameters(),

@@ -113,6 +113,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # trains (10 epochs)
 def test_a_small_recurrent_snn_learns_it_well_above_chance(one_thread):
     """Trains on the C kernels when they are built (the same accuracy as the PyTorch
     reference, 99.6 %, in a fifth of the time: 0.8 s instead of 4 s of CPU), else on the

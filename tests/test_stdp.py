@@ -19,6 +19,7 @@ from snnlearn.functional.stdp import (
     stdp_step_conv2d,
     stdp_step_linear,
 )
+from tiers import examples
 
 
 def norse_stdp():
@@ -55,7 +56,7 @@ def as_norse(norse, p: STDPParameters, convolutional=False):
         convolutional=convolutional, stride=p.stride, padding=p.padding, dilation=p.dilation)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), algorithm=st.sampled_from(ALGORITHMS),
        hardbound=st.booleans(), mu=st.floats(0.1, 1.0), eta_plus=st.floats(1e-3, 0.3),
        eta_minus=st.floats(1e-3, 0.3), batch=st.integers(1, 4), n_pre=st.integers(1, 9),
