@@ -95,6 +95,9 @@ KERNEL_ATTACKS = {
 # The wall clock of one notebook: past every honest or attacking run here (a few seconds
 # each), short of the sleeper's 75 s, which it alone stops (the run waits for it).
 NOTEBOOK_SECONDS = "60"
+# The sleeper's student id: submissions are graded in the order of their ids, so this one
+# starts first and its 60 s run beside the others' instead of after them.
+SLEEPER = "asleep"
 
 
 def tree_sums(root: Path, folders) -> dict:
@@ -170,8 +173,8 @@ def attacked(tmp_path_factory) -> SimpleNamespace:
         sleepy = edit_cell(reference, "lif_step", source=WRONG)
         for k in range(3):
             sleepy.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep(25)  # {k}"))
-        (downloads / "sleeps").mkdir()
-        (downloads / "sleeps" / f"{A}.ipynb").write_text(nbformat.writes(sleepy), "utf-8")
+        (downloads / SLEEPER).mkdir()
+        (downloads / SLEEPER / f"{A}.ipynb").write_text(nbformat.writes(sleepy), "utf-8")
         stamps, collect_report = grading.collect(root, A, downloads)
 
         # Grade-time attacks planted in submitted/ directly (as if copied there by hand).
@@ -218,7 +221,7 @@ def test_honest_students_keep_full_marks_and_nothing_of_theirs_changes(attacked)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("attack", sorted(KERNEL_ATTACKS) + ["sleeps"])
+@pytest.mark.parametrize("attack", sorted(KERNEL_ATTACKS) + [SLEEPER])
 def test_kernel_attacks_gain_nothing(attacked, attack):
     wrong = score(attacked, "wrong")
     assert wrong < float(attacked.rows["wrong"]["max_score"])
@@ -279,7 +282,7 @@ def test_shared_memory_and_the_scratch_folder_are_capped(attacked):
 
 @pytest.mark.slow
 def test_a_notebook_past_its_wall_clock_fails_with_the_reason(attacked):
-    row = attacked.rows["sleeps"]
+    row = attacked.rows[SLEEPER]
     assert row["status"] == "FAILED" and "wall-clock budget" in row["notes"], row
 
 
