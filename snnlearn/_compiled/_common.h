@@ -53,6 +53,21 @@ static int check_threads(int threads)
     return 0;
 }
 
+/* One LIF neuron's step once its input current i1 = i + x (+ recurrent input) is known: the
+ * pre-reset voltage v1, the spike, and the state (v, i) after it, in the order of operations
+ * of the reference (snnlearn/functional/lif.py; _lif_kernels.h's header has the equations),
+ * so bit for bit. Written once for the three kernels that integrate (forward, the
+ * backward's recompute, the recurrent forward); a, c, v_leak, v_th, v_reset and SCALAR come
+ * from the calling kernel. A macro, so that each inner loop is the same code and vectorizes
+ * as before. */
+#define LIF_NEURON_UPDATE(v, i, i1, v1, spike)                                                 \
+    do {                                                                                       \
+        (v1) = (v) + a * ((v_leak - (v)) + (i1));                                              \
+        (spike) = ((v1) - v_th > 0) ? (SCALAR)1 : (SCALAR)0;                                   \
+        (i) = (i1) + c * (i1);                                                                 \
+        (v) = ((SCALAR)1 - (spike)) * (v1) + (spike) * v_reset;                                \
+    } while (0)
+
 /* The parameters of one call, as parsed from Python (doubles whatever the buffers hold). */
 typedef struct {
     double dt, tau_syn_inv, tau_mem_inv, v_leak, v_th, v_reset, alpha;

@@ -31,6 +31,27 @@
 
 #include "_common.h" /* KERNEL(params), KERNEL(make_params) for this SCALAR */
 
+/* One neuron's step of the backward pass (the header's equations, SuperSpike surrogate):
+ * from its pre-reset voltage v1 and the gradients gz of its spike and (gv, gi) of the state
+ * after the step, the gradient gx of its input and (gv, gi) of the state before it. Written
+ * once for the backward kernel (v1 read from v_pre) and the recompute (v1 recomputed); a,
+ * c, v_th, v_reset, alpha and SCALAR come from the calling kernel. */
+#ifndef LIF_NEURON_BACKWARD
+#define LIF_NEURON_BACKWARD(v1, gz, gv, gi, gx)                                                \
+    do {                                                                                       \
+        const SCALAR u_ = (v1) - v_th;                                                         \
+        const SCALAR spike_ = (u_ > 0) ? (SCALAR)1 : (SCALAR)0;                                \
+        const SCALAR gv2_ = (gv), gi2_ = (gi);                                                 \
+        const SCALAR denom_ = alpha * (u_ < 0 ? -u_ : u_) + (SCALAR)1;                         \
+        const SCALAR gu_ = ((gz) + gv2_ * (v_reset - (v1))) / (denom_ * denom_);               \
+        const SCALAR gv1_ = gv2_ * ((SCALAR)1 - spike_) + gu_;                                 \
+        const SCALAR gi1_ = gi2_ + c * gi2_ + a * gv1_;                                        \
+        (gx) = gi1_;                                                                           \
+        (gi) = gi1_;                                                                           \
+        (gv) = gv1_ - a * gv1_;                                                                \
+    } while (0)
+#endif
+
 /* The resting state of `width` neurons: v = v_leak, i = 0 (written by the thread that runs
  * them, right before it uses them). */
 static inline void KERNEL(rest)(SCALAR *restrict v, SCALAR *restrict i, Py_ssize_t width,
@@ -68,10 +89,8 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
             SCALAR *restrict pt = v_pre ? v_pre + t * n + start : NULL;
             for (Py_ssize_t k = 0; k < width; k++) {
                 const SCALAR i1 = ib[k] + xt[k];
-                const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
-                const SCALAR spike = (v1 - v_th > 0) ? (SCALAR)1 : (SCALAR)0;
-                ib[k] = i1 + c * i1;
-                vb[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
+                SCALAR v1, spike;
+                LIF_NEURON_UPDATE(vb[k], ib[k], i1, v1, spike);
                 zt[k] = spike;
                 if (pt) pt[k] = v1;
             }
@@ -99,16 +118,7 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
             SCALAR *restrict gxt = grad_x + t * n + start;
             for (Py_ssize_t k = 0; k < width; k++) {
                 const SCALAR v1 = v1t[k];
-                const SCALAR u = v1 - v_th;
-                const SCALAR spike = (u > 0) ? (SCALAR)1 : (SCALAR)0;
-                const SCALAR gv2 = gvb[k], gi2 = gib[k];
-                const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;
-                const SCALAR gu = (gzt[k] + gv2 * (v_reset - v1)) / (denom * denom);
-                const SCALAR gv1 = gv2 * ((SCALAR)1 - spike) + gu;
-                const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
-                gxt[k] = gi1;
-                gib[k] = gi1;
-                gvb[k] = gv1 - a * gv1;
+                LIF_NEURON_BACKWARD(v1, gzt[k], gvb[k], gib[k], gxt[k]);
             }
         }
     }
@@ -151,10 +161,8 @@ MULTIVERSION static void KERNEL(backward_recompute)(
             SCALAR *restrict pt = grad_x + t * n + start;
             for (Py_ssize_t k = 0; k < width; k++) {
                 const SCALAR i1 = is[k] + xt[k];
-                const SCALAR v1 = vs[k] + a * ((v_leak - vs[k]) + i1);
-                const SCALAR spike = (v1 - v_th > 0) ? (SCALAR)1 : (SCALAR)0;
-                is[k] = i1 + c * i1;
-                vs[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
+                SCALAR v1, spike;
+                LIF_NEURON_UPDATE(vs[k], is[k], i1, v1, spike);
                 pt[k] = v1;
             }
         }
@@ -165,16 +173,7 @@ MULTIVERSION static void KERNEL(backward_recompute)(
             IVDEP
             for (Py_ssize_t k = 0; k < width; k++) {
                 const SCALAR v1 = gxt[k];
-                const SCALAR u = v1 - v_th;
-                const SCALAR spike = (u > 0) ? (SCALAR)1 : (SCALAR)0;
-                const SCALAR gv2 = gvb[k], gi2 = gib[k];
-                const SCALAR denom = alpha * (u < 0 ? -u : u) + (SCALAR)1;
-                const SCALAR gu = (gzt[k] + gv2 * (v_reset - v1)) / (denom * denom);
-                const SCALAR gv1 = gv2 * ((SCALAR)1 - spike) + gu;
-                const SCALAR gi1 = gi2 + c * gi2 + a * gv1;
-                gxt[k] = gi1;
-                gib[k] = gi1;
-                gvb[k] = gv1 - a * gv1;
+                LIF_NEURON_BACKWARD(v1, gzt[k], gvb[k], gib[k], gxt[k]);
             }
         }
     }

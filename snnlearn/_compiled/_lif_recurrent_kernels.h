@@ -103,10 +103,8 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *xp, const SCALAR *restric
             IVDEP
             for (Py_ssize_t k = 0; k < h; k++) {
                 const SCALAR i1 = (ib[k] + xt[k]) + acc[k];
-                const SCALAR v1 = vb[k] + a * ((v_leak - vb[k]) + i1);
-                const SCALAR spike = (v1 - v_th > 0) ? (SCALAR)1 : (SCALAR)0;
-                ib[k] = i1 + c * i1;
-                vb[k] = ((SCALAR)1 - spike) * v1 + spike * v_reset;
+                SCALAR v1, spike;
+                LIF_NEURON_UPDATE(vb[k], ib[k], i1, v1, spike);
                 zt[k] = spike;
                 acc[k] = v1; /* acc is free again: it keeps v1 for v_pre */
             }
