@@ -94,9 +94,12 @@ book: $(COURSE) $(TONIC) _build/.library-stamp
 book-clean:
 	rm -rf _build
 
+# Two pytest-xdist workers, each test module whole in one worker and the tests that share
+# the book build or the graded class in one (tests/conftest.py: SHARED_WORK_MODULES);
 # --durations=25: the slowest tests and fixtures, so that the time CI spends is visible.
+TEST_WORKERS ?= 2
 test: $(DEV)
-	$(BIN)/python -m pytest --hypothesis-profile=full --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --hypothesis-profile=full --durations=25
 
 # Day-to-day tier: everything not marked slow (no book build, no browser, no grading runs);
 # it must stay well under 30 s on an idle 2-core machine (--durations: where it goes).

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -101,11 +102,85 @@ def built_book(tmp_path_factory, request) -> Path:
     return out / "_build" / "html"
 
 
+# `make test` runs two pytest-xdist workers (`-n 2 --dist loadscope`). The tests that share
+# an expensive piece of session work run in one worker, so that it is made once: the
+# chapter runs and the book build ("book"), the graded class and the mistakes catalog
+# ("graded class": tests/grading_helpers.py). The scheduler below gives each test module to
+# one worker whole (its module-scoped fixtures are made once), the modules of one shared
+# piece of work to the same worker, and starts with those pieces, the longest units. The
+# controller does not collect, so the pieces are named by module here; every collection
+# checks them against what the tests use (``shared_work``): a module cannot be left out.
+# (The generated course, which more modules read, is made once per run for both workers:
+# tests/run_once.py.)
+SHARED_WORK_MODULES = {
+    "book": ("test_book.py", "test_book_exercises.py", "test_chapter_runs.py",
+             "test_live_notebooks.py", "test_site_browser.py", "test_site_links.py"),
+    "graded class": ("test_exercises.py", "test_grading_late.py"),
+}
+GROUP_OF_MODULE = {f"tests/{module}": group
+                   for group, modules in SHARED_WORK_MODULES.items() for module in modules}
+GRADED_CLASS_WORK = ("graded_class", "mistakes_catalog")
+
+
+def shared_work(item) -> Optional[str]:
+    """The shared session work a test uses: "book" (the chapter runs or the built book),
+    "graded class" (tests/grading_helpers.py's graded class or mistakes catalog, through
+    its module), or None."""
+    if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
+        return "book"
+    import grading_helpers
+
+    module = getattr(item, "module", None)
+    if module is not None and any(getattr(module, name, None) is getattr(grading_helpers, name)
+                                  for name in GRADED_CLASS_WORK):
+        return "graded class"
+    return None
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit a worker takes whole: the shared work of its module, else the module.
+
+    >>> work_unit("tests/test_site_links.py::test_no_broken_internal_links_or_anchors")
+    'book'
+    >>> work_unit("tests/test_init.py::test_a_naive_initialisation_misses_the_target")
+    'tests/test_init.py'
+    """
+    module = nodeid.split("::", 1)[0]
+    return GROUP_OF_MODULE.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorkScheduling(LoadScopeScheduling):
+        """xdist's ``loadscope`` with :func:`work_unit` as the unit: the shared pieces of
+        work first, then the other units, most tests first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            for unit in reversed(SHARED_WORK_MODULES):
+                if unit in self.workqueue:
+                    self.workqueue.move_to_end(unit, last=False)
+            super()._assign_work_unit(node)
+
+    return SharedWorkScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     doctests = set()
     for item in items:
         if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        work = shared_work(item)
+        if work is not None and work_unit(item.nodeid) != work:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the session's {work!r} work: add its module to "
+                f"SHARED_WORK_MODULES[{work!r}] in tests/conftest.py (one worker makes it)")
         if isinstance(item, pytest.DoctestItem):
             doctests.add(item.name)
             if item.name in SLOW_DOCTESTS:
@@ -119,6 +194,15 @@ def pytest_report_header(config):
     return f"snnlearn repo: {ROOT}"
 
 
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)  # an xdist worker
+    if workeroutput is not None:
+        workeroutput["timings"] = dict(TIMINGS)
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hooks: the suite also runs without xdist
+def pytest_testnodedown(node, error):  # the controller hears a worker's timings
+    TIMINGS.update(getattr(node, "workeroutput", {}).get("timings", {}))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -552,19 +552,23 @@ _SESSION: dict = {}
 
 def generated_course(tmp_path_factory) -> Path:
     """The course regenerated from the Jupytext sources (source/*.ipynb, then release/ by
-    ``nbgrader generate_assignment``) in a scratch copy: once per test session. Tests that
-    grade work on copies of it (``copy_of_generated``), so this one stays as generated."""
+    ``nbgrader generate_assignment``) in a scratch copy: once per test run, shared by the
+    xdist workers (tests/run_once.py). Tests that grade work on copies of it
+    (``copy_of_generated``), so this one stays as generated."""
     import sys
     import time
 
-    if "generated" not in _SESSION:
+    from run_once import made_once
+
+    def generate(base: Path) -> None:
         started = time.perf_counter()
-        base = tmp_path_factory.mktemp("generated")
         root = build_sources.scratch_copy(base / "course", EXERCISES)
         build_sources.build(root)
         build_sources.generate_release(root)
-        _SESSION["generated"] = root
         print(f"\ncourse generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    if "generated" not in _SESSION:
+        _SESSION["generated"] = made_once(tmp_path_factory, "generated", generate) / "course"
     return _SESSION["generated"]
 
 
