@@ -26,6 +26,10 @@ step is timed twice: interleaved (each step after another variant's) and in bloc
 steps run back to back, as a training loop runs them; they differ because a step after
 another variant's finds its memory laid out for that variant.
 
+The training table ends with where the neurons' share of the step goes: each layer call,
+each autograd Function's forward and backward and each C call inside them, timed within
+the step, beside the same C calls warm and a plain copy of the layer's input.
+
 Medians in microseconds; ratios measured in this run. Never asserts on time.
 
     python benchmarks/bench_floors.py [--runs 101] [lif] [recurrent] [training]
@@ -245,6 +249,85 @@ def training_floor(runs: int) -> None:
             print(f"| {name:<40} | {ms:>8.2f} | {ratio:>12} | {faults[name]:>16,.0f} |")
         print_whole_over_floor(medians["snnlearn"] / 1e3,
                                medians["identity neurons (the floor)"] / 1e3, "identity neurons")
+    step_breakdown(bench, spikes, labels, runs)
+
+
+def step_breakdown(bench, spikes, labels, runs: int) -> None:
+    """Where snnlearn's neurons spend a training step: each layer call, each autograd
+    Function's forward and backward, and each C call inside them, timed in the step (the
+    step's own data, cache and thread state), next to the same C calls warm (back to back)
+    and a copy of the LIF layer's input (the least memory traffic of a pass over it)."""
+    import types
+    from collections import defaultdict
+
+    spent = defaultdict(list)
+
+    def timed(name, call):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter_ns()
+            result = call(*args, **kwargs)
+            spent[name].append((time.perf_counter_ns() - start) / 1e3)
+            return result
+        return wrapper
+
+    functions = {"LIF": lif_autograd.LIFSequenceFunction, "LI": lif_autograd.LISequenceFunction}
+    saved = {name: (f.forward, f.backward) for name, f in functions.items()}
+    c_module = lif_autograd._lif
+    try:
+        lif_autograd._lif = types.SimpleNamespace(**{
+            name: timed(f"C {name}", getattr(_lif, name)) for name in
+            ("forward", "backward", "backward_recompute", "li_forward", "li_backward")})
+        for name, function in functions.items():
+            function.forward = staticmethod(timed(f"{name} Function.forward", saved[name][0]))
+            function.backward = staticmethod(timed(f"{name} Function.backward", saved[name][1]))
+        torch.manual_seed(0)
+        net = bench.DigitsSNN(snnlearn.LIF(), snnlearn.LI())
+        net.lif.forward = timed("LIF layer call", net.lif.forward)
+        net.readout.forward = timed("LI layer call", net.readout.forward)
+        step = bench.training_step(net, torch.optim.Adam(net.parameters(), lr=bench.LR),
+                                   spikes, labels)
+        for _ in range(runs + 10):
+            step()
+    finally:
+        lif_autograd._lif = c_module
+        for name, function in functions.items():
+            function.forward, function.backward = (staticmethod(f) for f in saved[name])
+    inside = [("LIF layer call", ""), ("LIF Function.forward", "· "), ("C forward", "· · "),
+              ("LIF Function.backward", ""), ("C backward_recompute", "· "),
+              ("C backward", "· "), ("LI layer call", ""), ("LI Function.forward", "· "),
+              ("C li_forward", "· · "), ("LI Function.backward", ""), ("C li_backward", "· ")]
+    rows = {indent + name: statistics.median(spent[name][10:])
+            for name, indent in inside if spent[name]}
+
+    hidden = net.fc_in(spikes).detach()
+    p, threads = net.lif.p, torch.get_num_threads()
+    args = kernel_args(p, DT)
+    z, state, grad_x = torch.empty_like(hidden), hidden.new_empty((2,) + hidden.shape[1:]), \
+        torch.empty_like(hidden)
+    grad_z, grad_state = torch.rand_like(hidden), hidden.new_zeros((2,) + hidden.shape[1:])
+    copy = torch.empty_like(hidden)
+
+    def forward():
+        _lif.forward(hidden.numpy(), state[0].numpy(), state[1].numpy(), z.numpy(), None,
+                     steps=hidden.shape[0], v_leak=args.v_leak, from_rest=True, threads=threads,
+                     **args.numbers)
+
+    def backward():
+        _lif.backward_recompute(grad_z.numpy(), hidden.numpy(), None, None,
+                                grad_state[0].numpy(), grad_state[1].numpy(), grad_x.numpy(),
+                                steps=hidden.shape[0], v_leak=args.v_leak, from_rest=True,
+                                threads=threads, alpha=args.alpha, **args.numbers)
+
+    warm = {"C forward, warm (back to back)": forward,
+            "C backward_recompute, warm (back to back)": backward,
+            f"copy of the LIF input ({hidden.numel() * 4 >> 20} MB), warm": lambda: copy.copy_(hidden)}
+    for name, call in warm.items():
+        rows[name] = median_after(call, call, runs) * 1e6
+    print(f"\n## Where snnlearn's neurons spend the training step (median µs of {runs} steps; "
+          "a row marked · is part of the row above it)\n")
+    print(f"| {'what':<44} | {'µs':>8} |\n|{'-' * 46}|{'-' * 10}|")
+    for name, value in rows.items():
+        print(f"| {name:<44} | {value:>8.1f} |")
 
 
 BLOCK = 5

@@ -128,11 +128,10 @@ def shared_work(item) -> Optional[str]:
     its module), or None."""
     if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
         return "book"
-    import grading_helpers
-
     module = getattr(item, "module", None)
-    if module is not None and any(getattr(module, name, None) is getattr(grading_helpers, name)
-                                  for name in GRADED_CLASS_WORK):
+    # (not importing grading_helpers here: a run of a few test files may lack exercises/)
+    if any(getattr(getattr(module, name, None), "__module__", None) == "grading_helpers"
+           for name in GRADED_CLASS_WORK):
         return "graded class"
     return None
 
