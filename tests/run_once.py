@@ -6,7 +6,7 @@ that needs it, in a folder of the run's base temporary directory, under an exclu
 the other worker waits for the lock and finds it made. Without xdist it is made in the
 session's own temporary directory, as any session fixture's folder.
 
->>> import tempfile, types
+>>> import tempfile
 >>> class Factory:  # what pytest's tmp_path_factory gives here: a base and mktemp
 ...     def __init__(self, base): self.base = base
 ...     def getbasetemp(self): return self.base
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -49,9 +50,7 @@ def made_once(tmp_path_factory, name: str, make: Callable[[Path], None],
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not (folder / DONE).exists():
-                if folder.exists():
-                    import shutil
-
+                if folder.exists():  # left by a make that raised
                     shutil.rmtree(folder)
                 folder.mkdir()
                 make(folder)
