@@ -162,19 +162,25 @@ class Case:
     # (output, input): the output may be the input's very array (the kernel reads each row
     # of the input before it writes that row of the output); any other sharing is refused
     may_be: Tuple[Tuple[int, int], ...] = ()
+    # the optional per-neuron buffers the neuron count is read from: with all of them None
+    # it is the (steps * n) buffers' length over steps, so another steps that divides that
+    # length is a valid call of another shape (a backward's gradients of the state)
+    count_from: Tuple[int, ...] = ()
 
 
 # One row per compiled function. Another compiled module adds its rows here.
 CASES: List[Case] = [
     Case("snnlearn._compiled._lif", "forward", lif_forward_call, outputs=(1, 2, 3, 4), optional=(4,)),
-    Case("snnlearn._compiled._lif", "backward", lif_backward_call, outputs=(2, 3, 4)),
+    Case("snnlearn._compiled._lif", "backward", lif_backward_call, outputs=(2, 3, 4),
+         optional=(2, 3), count_from=(2, 3)),
     Case("snnlearn._compiled._lif_recurrent", "forward", lif_recurrent_forward_call,
          outputs=(2, 3, 4, 5), optional=(5,), counts=("steps", "batch", "hidden"),
          may_be=((4, 0), (5, 0))),
     Case("snnlearn._compiled._lif_recurrent", "backward", lif_recurrent_backward_call,
          outputs=(3, 4, 5), counts=("steps", "batch", "hidden")),
     Case("snnlearn._compiled._lif", "li_forward", li_forward_call, outputs=(1, 2, 3)),
-    Case("snnlearn._compiled._lif", "li_backward", li_backward_call, outputs=(1, 2, 3)),
+    Case("snnlearn._compiled._lif", "li_backward", li_backward_call, outputs=(1, 2, 3),
+         optional=(1, 2), count_from=(1, 2)),
 ]
 
 
@@ -223,6 +229,20 @@ BAD_NUMBERS = [None, "1.0", [1.0], object(), 1j]
 ODD_FLOATS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e308, -1e308, 5e-324, 10**400]
 
 
+def count_is_valid(case: Case, name: str, value, args: list, original_args: list) -> bool:
+    """Whether a changed count still sizes the buffers consistently."""
+    if not (type(value) is int and 0 <= value < 2**63):
+        return False
+    # with no neurons, any count in range sizes every buffer at 0 elements
+    if all(isinstance(a, np.ndarray) and a.size == 0 for a in args if a is not None):
+        return True
+    if name == "steps" and case.count_from and value > 0 and \
+            all(k < len(args) and args[k] is None for k in case.count_from):
+        total = original_args[case.outputs[-1]].size  # a (steps * n) buffer as it was made
+        return total % value == 0
+    return False
+
+
 def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[str], bool]:
     """Break the call in one or two ways. Returns (args, kwargs, what was done,
     whether the call must now fail). A later change to the same argument overrides an
@@ -234,6 +254,8 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
     reshaped = False  # positional arguments dropped or added
     aliased: List[int] = []  # arguments given another argument's array
     bad: Dict[object, bool] = {}  # argument (index or keyword) -> must the call fail
+    counts: List[str] = []  # count keywords changed
+    resized: List[int] = []  # per-neuron buffers the count is read from, given another length
     for _ in range(int(rng.integers(1, 3))):
         kind = rng.random()
         if kind < 0.45:  # a buffer argument
@@ -270,6 +292,8 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
                         continue
                 args[k], bad[k] = replacement, True
                 done.append(f"arg {k}: {why}")
+                if ("length" in why or "too many" in why) and k in case.count_from:
+                    resized.append(k)
         elif kind < 0.6:  # a count that sizes the buffers
             name = pick(rng, case.counts)
             if name in bad:
@@ -281,9 +305,7 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
                 value = pick(rng, [1.5, "3", None, (current if type(current) is int else 0) + 1])
             kwargs[name] = value
             done.append(f"{name}={value!r}")
-            # with no neurons, any count in range sizes every buffer at 0 elements: valid
-            all_empty = all(isinstance(a, np.ndarray) and a.size == 0 for a in args if a is not None)
-            bad[name] = not (type(value) is int and 0 <= value < 2**63 and all_empty)
+            counts.append(name)  # judged at the end, on the final arguments
         elif kind < 0.75:  # threads
             if case.threads in bad:
                 continue
@@ -322,6 +344,14 @@ def mutate(rng, case: Case, args: list, kwargs: dict) -> Tuple[list, dict, List[
             bad[k] = any(m != k and isinstance(a, np.ndarray) and np.shares_memory(args[k], a)
                          and not (a is args[k] and ((k, m) in case.may_be or (m, k) in case.may_be))
                          for m, a in enumerate(args))
+    for name in counts:
+        bad[name] = not count_is_valid(case, name, kwargs.get(name), args, original_args)
+    for k in resized:  # the only count given: with no steps it is another valid shape
+        if not reshaped and kwargs.get("steps") == 0 and \
+                all(m == k or args[m] is None for m in case.count_from) and \
+                isinstance(args[k], np.ndarray) and args[k].dtype == original_args[k].dtype \
+                and args[k].flags.c_contiguous and args[k].flags.writeable:
+            bad[k] = False
     must_fail = any(bad.values()) or reshaped or set(kwargs) != original_names
     return args, kwargs, done, must_fail
 

@@ -82,6 +82,57 @@ def test_recomputed_gradients_are_bit_identical(dtype, steps, n, from_rest, thre
         assert 0 < z.mean() < 0.5, "no spikes (or only spikes): the reset is not exercised"
 
 
+def backward_kernels(x, grad_z, gv, gi, threads):
+    """grad_x of the three backward kernels (LIF reading v_pre, LIF recomputing, LI), each
+    given the gradients of the final state ``gv``, ``gi`` (arrays, copied, or None)."""
+    args, li_args = kernel_args(P, DT), kernel_args(snnlearn.LIParameters(), DT)
+    steps, n = x.shape
+    v, i, z, v_pre = np.empty(n, x.dtype), np.empty(n, x.dtype), np.empty_like(x), np.empty_like(x)
+    _lif.forward(x, v, i, z, v_pre, steps=steps, v_leak=args.v_leak, from_rest=True,
+                 threads=threads, **args.numbers)
+    fresh = lambda: (None if gv is None else gv.copy(), None if gi is None else gi.copy())  # noqa: E731
+    out = [np.full_like(x, np.nan) for _ in range(3)]
+    _lif.backward(grad_z, v_pre, *fresh(), out[0], steps=steps, threads=threads,
+                  alpha=args.alpha, **args.numbers)
+    _lif.backward_recompute(grad_z, x, None, None, *fresh(), out[1], steps=steps,
+                            v_leak=args.v_leak, from_rest=True, threads=threads,
+                            alpha=args.alpha, **args.numbers)
+    _lif.li_backward(grad_z, *fresh(), out[2], steps=steps, threads=threads,
+                     **li_args.numbers)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("steps,n", SHAPES + [(3, 2048), (3, 2049), (2, 70_000)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_no_state_gradient_is_a_zero_one_bit_for_bit(dtype, steps, n, threads):
+    """grad_v / grad_i None (what the Functions pass when the final state is unused and the
+    initial state needs no gradient): the same grad_x as zeros passed in, for neuron counts
+    across the kernels' on-stack chunks (LOCAL_STATE) and thread splits."""
+    assert _lif.LOCAL_STATE == 2048  # the shapes above straddle it
+    x, _, _, grad_z, _, _ = c_problem(steps, n, dtype)
+    zeros = np.zeros(n, dtype)
+    expected = backward_kernels(x, grad_z, zeros, zeros, threads)
+    for gv, gi in ((None, None), (None, zeros), (zeros, None)):
+        got = backward_kernels(x, grad_z, gv, gi, threads)
+        for kernel, e, g in zip(("backward", "backward_recompute", "li_backward"), expected, got):
+            assert bits(e) == bits(g), f"{kernel} with grad_v={gv is not None}, grad_i={gi is not None}"
+
+
+def test_one_state_gradient_given_is_used_and_the_other_is_zero():
+    x, _, _, grad_z, grad_v, _ = c_problem(6, 37, np.float64)
+    expected = backward_kernels(x, grad_z, grad_v, np.zeros_like(grad_v), 1)
+    got = backward_kernels(x, grad_z, grad_v, None, 1)
+    assert [bits(e) for e in expected] == [bits(g) for g in got]
+
+
+def test_without_state_gradients_the_count_comes_from_the_steps():
+    args = kernel_args(P, DT)
+    with pytest.raises(ValueError, match="grad_x has 10 elements, not a multiple of steps=3"):
+        _lif.backward(np.zeros(10), np.zeros(10), None, None, np.zeros(10), steps=3, threads=1,
+                      alpha=args.alpha, **args.numbers)
+
+
 class TestRecomputeArguments:
     def call(self, **change):
         x, v0, i0, grad_z, grad_v, grad_i = c_problem(4, 8, np.float32)

@@ -42,6 +42,9 @@
  * stack: 2 x 2048 doubles = 32 KiB). 128 KiB measured faster than 32 and 512 KiB
  * (benchmarks/MEASUREMENTS.md, issue 21). */
 #define RECOMPUTE_TILE_BYTES (128 * 1024)
+/* Backward kernels called without a gradient of the state (grad_v or grad_i None) keep it on
+ * the stack for this many neurons at a time (2 x 2048 doubles = 32 KiB). */
+#define LOCAL_STATE 2048
 #define RECOMPUTE_TILE_MIN 256
 #define RECOMPUTE_TILE_MAX 2048
 
@@ -174,6 +177,26 @@ static Py_ssize_t element_count(PyObject *obj, const char *name)
     return count;
 }
 
+/* The neuron count n of a backward call: the length of grad_v or grad_i, whichever is given
+ * first, or with neither (both None) the length of grad_x over steps (0 for no steps). */
+static Py_ssize_t backward_count(PyObject *grad_v, PyObject *grad_i, PyObject *grad_x,
+                                 Py_ssize_t steps)
+{
+    if (grad_v != Py_None)
+        return element_count(grad_v, "grad_v");
+    if (grad_i != Py_None)
+        return element_count(grad_i, "grad_i");
+    if (steps <= 0)
+        return 0; /* nothing to compute: check_shape refuses steps < 0 */
+    Py_ssize_t total = element_count(grad_x, "grad_x");
+    if (total >= 0 && total % steps != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "grad_x has %zd elements, not a multiple of steps=%zd", total, steps);
+        return -1;
+    }
+    return total < 0 ? -1 : total / steps;
+}
+
 /* The common tail of every function below: acquire and check the buffers (in the order of
  * the kernel's arguments; a missing optional one becomes NULL), run `op` over all n neurons
  * without the GIL, release the buffers. */
@@ -247,7 +270,8 @@ PyDoc_STRVAR(backward_doc,
 "--\n\n"
 "Backpropagation through time over `steps` LIF steps of n neurons (SuperSpike surrogate).\n\n"
 "grad_z, v_pre: (steps*n), read. grad_v, grad_i: (n), gradients of the final state on\n"
-"entry and of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
+"entry and of the initial state on exit, or None (a zero gradient of the final state; the\n"
+"initial state's is not returned). grad_x: (steps*n), written. threads: as forward.");
 
 static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -267,12 +291,13 @@ static PyObject *lif_backward(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "v_pre is required by backward");
         return NULL;
     }
-    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+    if (check_threads(threads) < 0 ||
+        (n = backward_count(grad_v, grad_i, grad_x, steps)) < 0 ||
         check_shape(steps, n, &total) < 0)
         return NULL;
     buffer_arg bufs[] = {
-        {"grad_z", grad_z, 0, total}, {"v_pre", v_pre, 0, total}, {"grad_v", grad_v, 1, n},
-        {"grad_i", grad_i, 1, n},     {"grad_x", grad_x, 1, total},
+        {"grad_z", grad_z, 0, total}, {"v_pre", v_pre, 0, total}, {"grad_v", grad_v, 1, n, 1},
+        {"grad_i", grad_i, 1, n, 1},  {"grad_x", grad_x, 1, total},
     };
     return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_BACKWARD, steps, n, &p, threads);
 }
@@ -284,8 +309,8 @@ PyDoc_STRVAR(backward_recompute_doc,
 "backward() without v_pre: the pre-reset voltages are recomputed from the forward's input\n"
 "and initial state (same bits), so the forward pass need not keep them.\n\n"
 "grad_z, x: (steps*n), read. v0, i0: (n) initial state, read; None with from_rest (the\n"
-"state started from rest). grad_v, grad_i: (n), gradients of the final state on entry and\n"
-"of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
+"state started from rest). grad_v, grad_i: (n) or None, as backward. grad_x: (steps*n),\n"
+"written. threads: as forward.");
 
 static PyObject *lif_backward_recompute(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -306,13 +331,14 @@ static PyObject *lif_backward_recompute(PyObject *self, PyObject *args, PyObject
                         "v0 and i0 are required unless from_rest (the state the forward began in)");
         return NULL;
     }
-    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+    if (check_threads(threads) < 0 ||
+        (n = backward_count(grad_v, grad_i, grad_x, steps)) < 0 ||
         check_shape(steps, n, &total) < 0)
         return NULL;
     buffer_arg bufs[] = {
         {"grad_z", grad_z, 0, total}, {"x", x, 0, total},
         {"v0", p.from_rest ? Py_None : v0, 0, n, 1}, {"i0", p.from_rest ? Py_None : i0, 0, n, 1},
-        {"grad_v", grad_v, 1, n}, {"grad_i", grad_i, 1, n}, {"grad_x", grad_x, 1, total},
+        {"grad_v", grad_v, 1, n, 1}, {"grad_i", grad_i, 1, n, 1}, {"grad_x", grad_x, 1, total},
     };
     return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LIF_BACKWARD_RECOMPUTE, steps, n,
                     &p, threads);
@@ -356,7 +382,8 @@ PyDoc_STRVAR(li_backward_doc,
 "--\n\n"
 "Backpropagation through time over `steps` leaky-integrator steps of n neurons.\n\n"
 "grad_y: (steps*n), read. grad_v, grad_i: (n), gradients of the final state on entry and\n"
-"of the initial state on exit. grad_x: (steps*n), written. threads: as forward.");
+"of the initial state on exit, or None (as backward). grad_x: (steps*n), written.\n"
+"threads: as forward.");
 
 static PyObject *li_backward(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -370,11 +397,12 @@ static PyObject *li_backward(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &grad_v, &grad_i, &grad_x, &steps, &p.dt, &p.tau_syn_inv,
                                      &p.tau_mem_inv, &threads))
         return NULL;
-    if (check_threads(threads) < 0 || (n = element_count(grad_v, "grad_v")) < 0 ||
+    if (check_threads(threads) < 0 ||
+        (n = backward_count(grad_v, grad_i, grad_x, steps)) < 0 ||
         check_shape(steps, n, &total) < 0)
         return NULL;
     buffer_arg bufs[] = {
-        {"grad_y", grad_y, 0, total}, {"grad_v", grad_v, 1, n}, {"grad_i", grad_i, 1, n},
+        {"grad_y", grad_y, 0, total}, {"grad_v", grad_v, 1, n, 1}, {"grad_i", grad_i, 1, n, 1},
         {"grad_x", grad_x, 1, total},
     };
     return run_call(bufs, (int)(sizeof(bufs) / sizeof(bufs[0])), LI_BACKWARD, steps, n, &p, threads);
@@ -406,6 +434,7 @@ PyMODINIT_FUNC PyInit__lif(void)
     PyObject *module = PyModule_Create(&lif_module);
     if (module && (PyModule_AddIntConstant(module, "BLOCK", BLOCK) < 0 ||
                    PyModule_AddIntConstant(module, "PARALLEL_MIN_WORK", PARALLEL_MIN_WORK) < 0 ||
+                   PyModule_AddIntConstant(module, "LOCAL_STATE", LOCAL_STATE) < 0 ||
                    PyModule_AddIntConstant(module, "MAX_THREADS", MAX_THREADS_BUILT) < 0)) {
         Py_DECREF(module);
         return NULL;

@@ -52,6 +52,16 @@
     } while (0)
 #endif
 
+/* A gradient of the state that the caller did not pass (None): `width` zeros in `local`,
+ * a buffer on the kernel's stack (the final state's gradient is zero, and the initial
+ * state's is not returned). */
+static inline SCALAR *KERNEL(zeroed)(SCALAR *local, Py_ssize_t width)
+{
+    for (Py_ssize_t k = 0; k < width; k++)
+        local[k] = 0;
+    return local;
+}
+
 /* The resting state of `width` neurons: v = v_leak, i = 0 (written by the thread that runs
  * them, right before it uses them). */
 static inline void KERNEL(rest)(SCALAR *restrict v, SCALAR *restrict i, Py_ssize_t width,
@@ -100,8 +110,9 @@ MULTIVERSION static void KERNEL(forward)(const SCALAR *restrict x, SCALAR *restr
 
 /* Backpropagation through time over the whole sequence, last step first, for neurons
  * lo..hi-1 of n. grad_z and v_pre are (steps, n); grad_v and grad_i hold the gradients of
- * the final state on entry and those of the initial state on exit; grad_x (steps, n) is
- * written. */
+ * the final state on entry and those of the initial state on exit, or are NULL (zero on
+ * entry, not returned: the neurons then run in chunks of LOCAL_STATE with that gradient on
+ * the stack); grad_x (steps, n) is written. */
 MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const SCALAR *restrict v_pre,
                              SCALAR *restrict grad_v, SCALAR *restrict grad_i,
                              SCALAR *restrict grad_x,
@@ -109,9 +120,12 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
                              const KERNEL(params) *p)
 {
     const SCALAR a = p->a, c = p->c, v_th = p->v_th, v_reset = p->v_reset, alpha = p->alpha;
-    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
-        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
+    SCALAR gv_local[LOCAL_STATE], gi_local[LOCAL_STATE];
+    const Py_ssize_t chunk = (grad_v && grad_i) ? BLOCK : LOCAL_STATE;
+    for (Py_ssize_t start = lo; start < hi; start += chunk) {
+        const Py_ssize_t width = (hi - start < chunk) ? hi - start : chunk;
+        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gv_local, width);
+        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gi_local, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gzt = grad_z + t * n + start;
             const SCALAR *restrict v1t = v_pre + t * n + start;
@@ -133,7 +147,9 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
  * forward equations are the forward kernel's, in the same order of operations: the
  * voltages, hence the gradients, are bit for bit those of forward + backward. v0 and i0
  * (n) are the initial state, read only; with p->from_rest they are not read (may be NULL)
- * and the state starts from rest. The forward pass then writes no (steps, n) buffer besides
+ * and the state starts from rest. grad_v and grad_i may be NULL, as in the backward kernel
+ * (the tile's gradient of the state then lives on the stack). The forward pass then
+ * writes no (steps, n) buffer besides
  * the spikes, and backward reads x where it read v_pre: the same traffic, one allocation
  * and one pass over memory fewer per training step. */
 MULTIVERSION static void KERNEL(backward_recompute)(
@@ -145,6 +161,7 @@ MULTIVERSION static void KERNEL(backward_recompute)(
     const SCALAR a = p->a, c = p->c, v_leak = p->v_leak, v_th = p->v_th, v_reset = p->v_reset,
                  alpha = p->alpha;
     SCALAR vs[RECOMPUTE_TILE_MAX], is[RECOMPUTE_TILE_MAX];
+    SCALAR gvs[RECOMPUTE_TILE_MAX], gis[RECOMPUTE_TILE_MAX]; /* grad_v, grad_i NULL */
     if (tile > RECOMPUTE_TILE_MAX)
         tile = RECOMPUTE_TILE_MAX;
     for (Py_ssize_t start = lo; start < hi; start += tile) {
@@ -166,7 +183,8 @@ MULTIVERSION static void KERNEL(backward_recompute)(
                 pt[k] = v1;
             }
         }
-        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
+        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gvs, width);
+        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gis, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) { /* the backward kernel's loop */
             const SCALAR *restrict gzt = grad_z + t * n + start;
             SCALAR *gxt = grad_x + t * n + start; /* v1 in, gradient of x out */
@@ -210,7 +228,8 @@ MULTIVERSION static void KERNEL(li_forward)(const SCALAR *restrict x, SCALAR *re
 
 /* Backpropagation through time over the whole sequence, last step first, for neurons
  * lo..hi-1 of n. grad_y is (steps, n); grad_v and grad_i hold the gradients of the final
- * state on entry and those of the initial state on exit; grad_x (steps, n) is written. */
+ * state on entry and those of the initial state on exit, or are NULL (as in the LIF
+ * backward kernel); grad_x (steps, n) is written. */
 MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
                                  SCALAR *restrict grad_v, SCALAR *restrict grad_i,
                                  SCALAR *restrict grad_x,
@@ -218,9 +237,12 @@ MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
                                  const KERNEL(params) *p)
 {
     const SCALAR a = p->a, c = p->c;
-    for (Py_ssize_t start = lo; start < hi; start += BLOCK) {
-        const Py_ssize_t width = (hi - start < BLOCK) ? hi - start : BLOCK;
-        SCALAR *restrict gvb = grad_v + start, *restrict gib = grad_i + start;
+    SCALAR gv_local[LOCAL_STATE], gi_local[LOCAL_STATE];
+    const Py_ssize_t chunk = (grad_v && grad_i) ? BLOCK : LOCAL_STATE;
+    for (Py_ssize_t start = lo; start < hi; start += chunk) {
+        const Py_ssize_t width = (hi - start < chunk) ? hi - start : chunk;
+        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gv_local, width);
+        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gi_local, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gyt = grad_y + t * n + start;
             SCALAR *restrict gxt = grad_x + t * n + start;

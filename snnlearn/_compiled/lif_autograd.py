@@ -54,6 +54,34 @@ def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[tor
     return v, i, state.numpy(), v0 is None
 
 
+def state_gradient(like: torch.Tensor, grad_v, grad_i, initial_wanted: bool):
+    """The gradient of the state as a backward kernel takes it: ``None`` when neither
+    gradient of the final state was given and the initial state's is not wanted (the kernel
+    then keeps zeros on its stack: no allocation, no pass over memory), else one
+    ``(2, ...)`` tensor like ``like[0]`` holding the final state's gradients (zeros where
+    one was not given), which the kernel overwrites with the initial state's."""
+    if grad_v is None and grad_i is None and not initial_wanted:
+        return None
+    shape = (2,) + tuple(like.shape[1:])
+    if grad_v is None or grad_i is None:
+        state = like.new_zeros(shape)
+    else:
+        state = like.new_empty(shape)
+    for k, grad in enumerate((grad_v, grad_i)):
+        if grad is not None:
+            state[k].copy_(grad)
+    return state
+
+
+def _state_arrays(state):
+    """The two rows of :func:`state_gradient`'s tensor as NumPy views for the kernel, or
+    ``(None, None)``."""
+    if state is None:
+        return None, None
+    array = state.numpy()
+    return array[0], array[1]
+
+
 def _forward_c(xs, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
     """Run the C forward kernel on contiguous ``xs``; ``state`` (the array of
     :func:`working_state`) is overwritten with the final state. Returns
@@ -115,14 +143,9 @@ class LIFSequenceFunction(torch.autograd.Function):
     def backward(ctx, grad_z, grad_v, grad_i):
         saved = saved_tensors_or_explain(ctx)
         xs = saved[0]  # the input, or the pre-reset voltages (not ctx.recompute): same shape
-        # gradients of the final state, copied into one buffer the kernel overwrites with
-        # those of the initial state (zeros where an output was not used)
-        grad_state = xs.new_empty((2,) + tuple(xs.shape[1:]))
-        for k, grad in enumerate((grad_v, grad_i)):
-            if grad is None:
-                grad_state[k].zero_()
-            else:
-                grad_state[k].copy_(grad)
+        wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        grad_state = state_gradient(xs, grad_v, grad_i, wants[1] or wants[2])
+        grad_v_array, grad_i_array = _state_arrays(grad_state)
         grad_z = torch.zeros_like(xs) if grad_z is None else grad_z.contiguous()
         grad_x = torch.empty_like(xs)
         threads = torch.get_num_threads()
@@ -133,17 +156,18 @@ class LIFSequenceFunction(torch.autograd.Function):
                 numpy_view(grad_z), numpy_view(xs),
                 None if from_rest else numpy_view(v0.contiguous()),
                 None if from_rest else numpy_view(i0.contiguous()),
-                grad_state[0].numpy(), grad_state[1].numpy(), grad_x.numpy(),
+                grad_v_array, grad_i_array, grad_x.numpy(),
                 steps=xs.shape[0], v_leak=ctx.args.v_leak, from_rest=from_rest,
                 threads=threads, alpha=ctx.args.alpha, **ctx.args.numbers,
             )
         else:
             _lif.backward(
-                numpy_view(grad_z), xs.numpy(), grad_state[0].numpy(), grad_state[1].numpy(),
+                numpy_view(grad_z), xs.numpy(), grad_v_array, grad_i_array,
                 grad_x.numpy(), steps=xs.shape[0], threads=threads, alpha=ctx.args.alpha,
                 **ctx.args.numbers,
             )
-        wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        if grad_state is None:  # the initial state needs no gradient
+            return grad_x if wants[0] else None, None, None, None, None, None
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
                 grad_state[1] if wants[2] else None, None, None, None)
 
@@ -204,21 +228,21 @@ class LISequenceFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_y, grad_v, grad_i):
         shape = ctx.shape
-        like = next((g for g in (grad_y, grad_v, grad_i) if g is not None), None)
-        if like is None:  # no output was used
-            return None, None, None, None, None, None
-        grad_state = like.new_empty((2,) + tuple(shape[1:]))
-        for k, grad in enumerate((grad_v, grad_i)):
-            if grad is None:
-                grad_state[k].zero_()
-            else:
-                grad_state[k].copy_(grad)
-        grad_y = like.new_zeros(shape) if grad_y is None else grad_y.contiguous()
-        grad_x = like.new_empty(shape)
-        _lif.li_backward(numpy_view(grad_y), grad_state[0].numpy(), grad_state[1].numpy(),
-                         grad_x.numpy(), steps=shape[0], threads=torch.get_num_threads(),
-                         **ctx.args.numbers)
+        if grad_y is None:
+            like = next((g for g in (grad_v, grad_i) if g is not None), None)
+            if like is None:  # no output was used
+                return None, None, None, None, None, None
+            grad_y = like.new_zeros(shape)
+        else:
+            grad_y = grad_y.contiguous()
         wants = ctx.needs_input_grad  # False for a resting state made in forward (None)
+        grad_state = state_gradient(grad_y, grad_v, grad_i, wants[1] or wants[2])
+        grad_v_array, grad_i_array = _state_arrays(grad_state)
+        grad_x = torch.empty_like(grad_y)
+        _lif.li_backward(numpy_view(grad_y), grad_v_array, grad_i_array, grad_x.numpy(),
+                         steps=shape[0], threads=torch.get_num_threads(), **ctx.args.numbers)
+        if grad_state is None:  # the initial state needs no gradient
+            return grad_x if wants[0] else None, None, None, None, None, None
         return (grad_x if wants[0] else None, grad_state[0] if wants[1] else None,
                 grad_state[1] if wants[2] else None, None, None, None)
 
