@@ -27,7 +27,7 @@ from typing import Dict, NamedTuple, Optional
 
 import torch
 
-from ..functional.threshold import C_SURROGATES, norse_1_1_0_active, resolve_method
+from ..functional.threshold import C_SURROGATES, _norse_1_1_0, resolve_method
 
 __all__ = ["KernelArgs", "kernel_args", "is_number"]
 
@@ -93,12 +93,12 @@ def _work_out(p, dt) -> KernelArgs:
     return KernelArgs(None, numbers, float(p.v_leak), alpha)
 
 
-def _fingerprint(tensors) -> list:
-    """What can change in place in these tensors: their versions and ``requires_grad``."""
-    return [(t._version, t.requires_grad) for t in tensors]
+def _fingerprint(tensors) -> tuple:
+    """What can change in place in these tensors: ``(tensor, version, requires_grad)`` each."""
+    return tuple((t, t._version, t.requires_grad) for t in tensors)
 
 
-# (id(p), id(dt), Norse 1.1.0 switch on) -> (p, dt, tensors of p and dt, their fingerprint,
+# (id(p), id(dt), Norse 1.1.0 switch on) -> (p, dt, fingerprint of the tensors of p and dt,
 # KernelArgs). The entry keeps p and dt alive, so their ids cannot be reused while it exists.
 _cache: Dict[tuple, tuple] = {}
 _CACHE_SIZE = 64
@@ -106,15 +106,20 @@ _CACHE_SIZE = 64
 
 def kernel_args(p, dt) -> KernelArgs:
     """:class:`KernelArgs` of ``(p, dt)``, worked out on the first call with these objects
-    and again only when one of their tensors changed in place (or its ``requires_grad``)."""
-    key = (id(p), id(dt), norse_1_1_0_active())
-    entry = _cache.get(key)
-    if entry is not None and entry[0] is p and entry[1] is dt and (
-            not entry[2] or [(t._version, t.requires_grad) for t in entry[2]] == entry[3]):
-        return entry[4]
+    and again only when one of their tensors changed in place (or its ``requires_grad``).
+
+    Called on every layer call: the check of a kept entry is one loop that allocates
+    nothing (right after other work, every object touched costs; ``bench_floors.py lif``)."""
+    entry = _cache.get((id(p), id(dt), _norse_1_1_0.get()))
+    if entry is not None and entry[0] is p and entry[1] is dt:
+        for tensor, version, requires_grad in entry[2]:
+            if tensor._version != version or tensor.requires_grad is not requires_grad:
+                break
+        else:
+            return entry[3]
     tensors = tuple(value for value in (*p, dt) if isinstance(value, torch.Tensor))
     args = _work_out(p, dt)
     if len(_cache) >= _CACHE_SIZE:
         _cache.clear()
-    _cache[key] = (p, dt, tensors, _fingerprint(tensors), args)
+    _cache[(id(p), id(dt), _norse_1_1_0.get())] = (p, dt, _fingerprint(tensors), args)
     return args

@@ -40,18 +40,23 @@ def checked_args(p, dt) -> KernelArgs:
 
 
 def working_state(xs: torch.Tensor, v0: Optional[torch.Tensor], i0: Optional[torch.Tensor]):
-    """The state a kernel overwrites, ``(v, i, array, from_rest)``: one contiguous
-    allocation, left for the kernel to fill with the resting state (``v0 = i0 = None``,
-    ``from_rest`` true: no separate pass over memory to initialise it) or holding a copy of
-    ``v0, i0`` (never written to); as the tensors ``v, i`` and one NumPy view ``array`` of
-    shape ``(2, ...)`` for the C call. Called with nothing to differentiate (inside
-    ``no_grad`` or a Function's forward)."""
+    """The state a kernel overwrites, ``(v, i, from_rest)``: two tensors shaped like a step
+    of ``xs``, left for the kernel to fill with the resting state (``v0 = i0 = None``,
+    ``from_rest`` true: no separate pass over memory to initialise them) or holding copies
+    of ``v0, i0`` (never written to). Called with nothing to differentiate (inside
+    ``no_grad`` or a Function's forward).
+
+    Two allocations, each handed to the kernel as its own NumPy view: cheaper right after
+    other work than one ``(2, ...)`` tensor split into views on both sides (NumPy's
+    indexing and ``unbind`` are cold code then; ``bench_floors.py lif``)."""
     if v0 is None:
-        state = xs.new_empty(2, *xs.shape[1:])  # sizes as arguments: parsed faster than a tuple
-    else:
-        state = torch.stack((v0, i0))
-    v, i = state.unbind(0)
-    return v, i, state.numpy(), v0 is None
+        shape = xs.shape[1:]
+        if not shape:
+            return xs.new_empty(()), xs.new_empty(()), True
+        # sizes as arguments: PyTorch parses them faster than a tuple
+        return xs.new_empty(*shape), xs.new_empty(*shape), True
+    return (v0.clone(memory_format=torch.contiguous_format),
+            i0.clone(memory_format=torch.contiguous_format), False)
 
 
 def state_gradient(like: torch.Tensor, grad_v, grad_i, initial_wanted: bool):
@@ -81,14 +86,14 @@ def _state_arrays(state):
     return array[0], array[1]
 
 
-def _forward_c(xs, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
-    """Run the C forward kernel on contiguous ``xs``; ``state`` (the array of
-    :func:`working_state`) is overwritten with the final state. Returns
+def _forward_c(xs, v, i, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
+    """Run the C forward kernel on contiguous ``xs``; ``v``, ``i`` (from
+    :func:`working_state`) are overwritten with the final state. Returns
     ``(z, v_pre or None)``."""
     z = torch.empty_like(xs)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        numpy_view(xs), state[0], state[1], z.numpy(),  # made here: never require grad
+        numpy_view(xs), v.numpy(), i.numpy(), z.numpy(),  # made here: never require grad
         None if v_pre is None else v_pre.numpy(), steps=xs.shape[0], v_leak=args.v_leak,
         from_rest=from_rest, threads=torch.get_num_threads(), **args.numbers,
     )
@@ -124,10 +129,10 @@ class LIFSequenceFunction(torch.autograd.Function):
     def forward(ctx, xs, v0, i0, p: LIFParameters, dt: float, args: Optional[KernelArgs] = None):
         args = args or checked_args(p, dt)
         xs = xs.contiguous()
-        v, i, state, from_rest = working_state(xs, v0, i0)
+        v, i, from_rest = working_state(xs, v0, i0)
         needs_grad = any(ctx.needs_input_grad[:3])
         ctx.recompute = from_rest or xs.shape[0] >= RECOMPUTE_MIN_STEPS
-        z, v_pre = _forward_c(xs, state, from_rest, args,
+        z, v_pre = _forward_c(xs, v, i, from_rest, args,
                               keep_v_pre=needs_grad and not ctx.recompute)
         if needs_grad:
             # recompute: the initial state as passed (never written to), backward starts
@@ -187,19 +192,19 @@ def lif_sequence_c(
             v0 is not None and (v0.requires_grad or i0.requires_grad))):
         return LIFSequenceFunction.apply(xs, v0, i0, p, dt, args)
     args = args or checked_args(p, dt)
-    v, i, state, from_rest = working_state(xs, v0, i0)
-    z, _ = _forward_c(xs.contiguous(), state, from_rest, args, keep_v_pre=False)
+    v, i, from_rest = working_state(xs, v0, i0)
+    z, _ = _forward_c(xs.contiguous(), v, i, from_rest, args, keep_v_pre=False)
     return z, v, i
 
 
 # ---- leaky integrator (LI) ----------------------------------------------------------------
 
-def _li_forward_c(xs, state, from_rest: bool, args: KernelArgs):
-    """Run the LI forward kernel on contiguous ``xs``; ``state`` (the array of
-    :func:`working_state`) is overwritten with the final state. Returns the voltages of
+def _li_forward_c(xs, v, i, from_rest: bool, args: KernelArgs):
+    """Run the LI forward kernel on contiguous ``xs``; ``v``, ``i`` (from
+    :func:`working_state`) are overwritten with the final state. Returns the voltages of
     every step."""
     ys = torch.empty_like(xs)
-    _lif.li_forward(numpy_view(xs), state[0], state[1], ys.numpy(), steps=xs.shape[0],
+    _lif.li_forward(numpy_view(xs), v.numpy(), i.numpy(), ys.numpy(), steps=xs.shape[0],
                     v_leak=args.v_leak, from_rest=from_rest, threads=torch.get_num_threads(),
                     **args.numbers)
     return ys
@@ -216,8 +221,8 @@ class LISequenceFunction(torch.autograd.Function):
     def forward(ctx, xs, v0, i0, p: LIParameters, dt: float, args: Optional[KernelArgs] = None):
         args = args or checked_args(p, dt)
         xs = xs.contiguous()
-        v, i, state, from_rest = working_state(xs, v0, i0)
-        ys = _li_forward_c(xs, state, from_rest, args)
+        v, i, from_rest = working_state(xs, v0, i0)
+        ys = _li_forward_c(xs, v, i, from_rest, args)
         ctx.args = args
         ctx.shape = xs.shape
         ctx.set_materialize_grads(False)  # unused outputs cost nothing in backward
@@ -259,5 +264,5 @@ def li_sequence_c(
         return LISequenceFunction.apply(xs, v0, i0, p, dt, args)
     args = args or checked_args(p, dt)
     xs = xs.contiguous()
-    v, i, state, from_rest = working_state(xs, v0, i0)
-    return _li_forward_c(xs, state, from_rest, args), v, i
+    v, i, from_rest = working_state(xs, v0, i0)
+    return _li_forward_c(xs, v, i, from_rest, args), v, i

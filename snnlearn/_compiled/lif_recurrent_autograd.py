@@ -33,19 +33,20 @@ def _sizes(xp: torch.Tensor) -> dict:
     return dict(steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads())
 
 
-def _forward_c(xp, w_rec, state, from_rest: bool, args: KernelArgs, keep_v_pre: bool,
+def _forward_c(xp, w_rec, v, i, from_rest: bool, args: KernelArgs, keep_v_pre: bool,
                overwrite_xp: bool = False):
-    """Run the C forward on contiguous ``xp`` ``(T, B, H)``; ``state`` (the array of
-    :func:`~snnlearn._compiled.lif_autograd.working_state`) becomes the final ``(v, i)``.
+    """Run the C forward on contiguous ``xp`` ``(T, B, H)``; ``v``, ``i`` (from
+    :func:`~snnlearn._compiled.lif_autograd.working_state`) become the final state.
     Returns ``(z, v_pre or None)``.
 
     ``overwrite_xp``: ``xp`` is a projection made for this call alone, which the kernel may
     overwrite (it reads each row before it writes that row of an output): the pre-reset
     voltages go there if kept, else the spikes. One fresh buffer of the output's size fewer
     per call (its pages faulted in anew on every call: benchmarks/bench_floors.py)."""
+    v_array, i_array = v.numpy(), i.numpy()
     if from_rest:  # v = v_leak, i = 0 (a few thousand numbers: NumPy fills them)
-        state[0].fill(args.v_leak)
-        state[1].fill(0.0)
+        v_array.fill(args.v_leak)
+        i_array.fill(0.0)
     if keep_v_pre:
         v_pre = xp if overwrite_xp else torch.empty_like(xp)
         z = torch.empty_like(xp)
@@ -54,7 +55,7 @@ def _forward_c(xp, w_rec, state, from_rest: bool, args: KernelArgs, keep_v_pre: 
         z = xp if overwrite_xp else torch.empty_like(xp)
     steps, batch, hidden = xp.shape
     _lif_recurrent.forward(
-        numpy_view(xp), w_rec.detach().t().contiguous().numpy(), state[0], state[1],
+        numpy_view(xp), w_rec.detach().t().contiguous().numpy(), v_array, i_array,
         numpy_view(z), None if v_pre is None else numpy_view(v_pre), v_leak=args.v_leak,
         steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads(),
         **args.numbers,
@@ -81,8 +82,8 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
                 overwrite_xp: bool = False):
         args = checked_args(p, dt)
         xp = xp.contiguous()
-        v, i, state, from_rest = working_state(xp, v0, i0)
-        z, v_pre = _forward_c(xp, recurrent_weights, state, from_rest, args, keep_v_pre=True,
+        v, i, from_rest = working_state(xp, v0, i0)
+        z, v_pre = _forward_c(xp, recurrent_weights, v, i, from_rest, args, keep_v_pre=True,
                               overwrite_xp=overwrite_xp)
         ctx.save_for_backward(v_pre, z, recurrent_weights)
         ctx.args = args
@@ -143,8 +144,8 @@ def lif_recurrent_sequence_c(
         z, v, i = LIFRecurrentSequenceFunction.apply(xp, v0, i0, recurrent_weights, p, dt, True)
     else:
         xp = xp.contiguous()
-        v, i, state, from_rest = working_state(xp, v0, i0)
-        z, _ = _forward_c(xp, recurrent_weights, state, from_rest, checked_args(p, dt),
+        v, i, from_rest = working_state(xp, v0, i0)
+        z, _ = _forward_c(xp, recurrent_weights, v, i, from_rest, checked_args(p, dt),
                           keep_v_pre=False, overwrite_xp=True)
     z = z.reshape(steps, *batch_shape, hidden)
     return z, z[-1], v.reshape(*batch_shape, hidden), i.reshape(*batch_shape, hidden)
