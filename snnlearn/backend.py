@@ -62,7 +62,7 @@ from .functional.leaky_integrator import (
     li_feed_forward_sequence,
     li_initial_state,
 )
-from .functional.threshold import norse_1_1_0_active
+from .functional.threshold import _norse_1_1_0, norse_1_1_0_active
 from .functional.lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -189,7 +189,7 @@ def _direct(x, p, dt, min_dim: int = 0) -> Optional[KernelArgs]:
     backend = _block_backend.get() or _default or _process_default()
     if (type(x) is torch.Tensor and x.layout is _STRIDED and x.dtype in C_DTYPES
             and x.is_cpu and x.dim() >= min_dim and backend != "reference"
-            and _lif_autograd is not None and not norse_1_1_0_active()):
+            and _lif_autograd is not None and not _norse_1_1_0.get()):
         args = kernel_args(p, dt)
         if args.reason is None:
             _last_path.set("c")

@@ -1,9 +1,10 @@
 """Autograd Functions over the C kernels in ``_lif`` (``_lif.c``): LIF and the leaky
 integrator.
 
-The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy), so it
-links nothing from torch. Outputs are allocated here, once per call, never per step.
-The caller (:mod:`snnlearn.backend`) checks shapes, dtypes and devices first; the C side
+The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy;
+``numpy(force=True)`` for inputs, which may carry autograd history: one torch call, no
+copy of a CPU tensor), so it links nothing from torch. Outputs are allocated here, once
+per call, never per step. The caller (:mod:`snnlearn.backend`) checks shapes, dtypes and devices first; the C side
 checks again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
 """
 
@@ -21,12 +22,6 @@ from ..functional.lif import LIFParameters
 from ..functional.threshold import saved_tensors_or_explain
 
 __all__ = ["LIFSequenceFunction", "lif_sequence_c", "LISequenceFunction", "li_sequence_c"]
-
-
-def numpy_view(tensor: torch.Tensor):
-    """A zero-copy NumPy view of a contiguous CPU tensor, for the C buffer protocol (one
-    torch call for tensors without autograd history, the common case here)."""
-    return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
 
 
 def checked_args(p, dt) -> KernelArgs:
@@ -93,7 +88,7 @@ def _forward_c(xs, v, i, from_rest: bool, args: KernelArgs, keep_v_pre: bool):
     z = torch.empty_like(xs)
     v_pre = torch.empty_like(z) if keep_v_pre else None
     _lif.forward(
-        numpy_view(xs), v.numpy(), i.numpy(), z.numpy(),  # made here: never require grad
+        xs.numpy(force=True), v.numpy(), i.numpy(), z.numpy(),  # made here: never require grad
         None if v_pre is None else v_pre.numpy(), steps=xs.shape[0], v_leak=args.v_leak,
         from_rest=from_rest, threads=torch.get_num_threads(), **args.numbers,
     )
@@ -157,16 +152,16 @@ class LIFSequenceFunction(torch.autograd.Function):
             _, v0, i0 = saved
             from_rest = v0 is None
             _lif.backward_recompute(
-                numpy_view(grad_z), numpy_view(xs),
-                None if from_rest else numpy_view(v0.contiguous()),
-                None if from_rest else numpy_view(i0.contiguous()),
+                grad_z.numpy(force=True), xs.numpy(force=True),
+                None if from_rest else v0.contiguous().numpy(force=True),
+                None if from_rest else i0.contiguous().numpy(force=True),
                 grad_v_array, grad_i_array, grad_x.numpy(),
                 steps=xs.shape[0], v_leak=ctx.args.v_leak, from_rest=from_rest,
                 threads=threads, alpha=ctx.args.alpha, **ctx.args.numbers,
             )
         else:
             _lif.backward(
-                numpy_view(grad_z), xs.numpy(), grad_v_array, grad_i_array,
+                grad_z.numpy(force=True), xs.numpy(), grad_v_array, grad_i_array,
                 grad_x.numpy(), steps=xs.shape[0], threads=threads, alpha=ctx.args.alpha,
                 **ctx.args.numbers,
             )
@@ -204,7 +199,7 @@ def _li_forward_c(xs, v, i, from_rest: bool, args: KernelArgs):
     :func:`working_state`) are overwritten with the final state. Returns the voltages of
     every step."""
     ys = torch.empty_like(xs)
-    _lif.li_forward(numpy_view(xs), v.numpy(), i.numpy(), ys.numpy(), steps=xs.shape[0],
+    _lif.li_forward(xs.numpy(force=True), v.numpy(), i.numpy(), ys.numpy(), steps=xs.shape[0],
                     v_leak=args.v_leak, from_rest=from_rest, threads=torch.get_num_threads(),
                     **args.numbers)
     return ys
@@ -243,7 +238,7 @@ class LISequenceFunction(torch.autograd.Function):
         grad_state = state_gradient(grad_y, grad_v, grad_i, wants[1] or wants[2])
         grad_v_array, grad_i_array = _state_arrays(grad_state)
         grad_x = torch.empty_like(grad_y)
-        _lif.li_backward(numpy_view(grad_y), grad_v_array, grad_i_array, grad_x.numpy(),
+        _lif.li_backward(grad_y.numpy(force=True), grad_v_array, grad_i_array, grad_x.numpy(),
                          steps=shape[0], threads=torch.get_num_threads(), **ctx.args.numbers)
         if grad_state is None:  # the initial state needs no gradient
             return grad_x if wants[0] else None, None, None, None, None, None

@@ -20,7 +20,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _lif_recurrent
 from .kernel_args import KernelArgs
-from .lif_autograd import checked_args, numpy_view, working_state
+from .lif_autograd import checked_args, working_state
 from ..functional.lif import LIFParameters
 from ..functional.lif_recurrent import lif_recurrent_initial_state
 from ..functional.threshold import saved_tensors_or_explain
@@ -55,8 +55,9 @@ def _forward_c(xp, w_rec, v, i, from_rest: bool, args: KernelArgs, keep_v_pre: b
         z = xp if overwrite_xp else torch.empty_like(xp)
     steps, batch, hidden = xp.shape
     _lif_recurrent.forward(
-        numpy_view(xp), w_rec.detach().t().contiguous().numpy(), v_array, i_array,
-        numpy_view(z), None if v_pre is None else numpy_view(v_pre), v_leak=args.v_leak,
+        xp.numpy(force=True), w_rec.detach().t().contiguous().numpy(), v_array, i_array,
+        z.numpy(force=True), None if v_pre is None else v_pre.numpy(force=True),
+        v_leak=args.v_leak,
         steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads(),
         **args.numbers,
     )
@@ -97,7 +98,8 @@ class LIFRecurrentSequenceFunction(torch.autograd.Function):
         grad_i0 = grad_i.clone(memory_format=torch.contiguous_format)
         grad_i1 = torch.empty_like(v_pre)
         _lif_recurrent.backward(
-            numpy_view(grad_z.contiguous()), v_pre.numpy(), numpy_view(w_rec.contiguous()),
+            grad_z.contiguous().numpy(force=True), v_pre.numpy(),
+            w_rec.contiguous().numpy(force=True),
             grad_v0.numpy(), grad_i0.numpy(), grad_i1.numpy(), **_sizes(v_pre),
             alpha=ctx.args.alpha, **ctx.args.numbers,
         )
