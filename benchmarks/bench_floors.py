@@ -30,7 +30,11 @@ The training table ends with where the neurons' share of the step goes: each lay
 each autograd Function's forward and backward and each C call inside them, timed within
 the step, beside the same C calls warm and a plain copy of the layer's input.
 
-Medians in microseconds; ratios measured in this run. Never asserts on time.
+Medians in microseconds. The rows of the LIF and recurrent tables are timed interleaved (one
+run of each row in turn, the order rotating), so that a slow spell of the machine falls on
+all of them alike: their ratios, "whole ÷ floor" among them, hold within one run (timed one
+row after another, the same ratio moved by 0.3 between runs on the 2-core VM). Never asserts
+on time.
 
     python benchmarks/bench_floors.py [--runs 101] [lif] [recurrent] [training]
 """
@@ -40,7 +44,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 
@@ -54,14 +58,27 @@ DT = 0.001
 
 def median_after(before: Callable[[], object], call: Callable[[], object], runs: int) -> float:
     """Median seconds of ``call``, each run right after ``before``."""
-    before(), call()
-    times = []
-    for _ in range(runs):
-        before()
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return medians_interleaved({"call": (before, call)}, runs)["call"]
+
+
+def medians_interleaved(rows: Dict[str, Tuple[Callable[[], object], Callable[[], object]]],
+                        runs: int) -> Dict[str, float]:
+    """Median seconds of each row's ``call``, each run right after its ``before``; the rows
+    are taken in turn (one run of each, the order rotating), so that a slow spell of this
+    noisy machine falls on every row alike and the ratios between rows hold within a run."""
+    names = list(rows)
+    for before, call in rows.values():  # one untimed run each
+        before(), call()
+    times: Dict[str, list] = {name: [] for name in names}
+    for r in range(runs):
+        for k in range(len(names)):
+            name = names[(r + k) % len(names)]
+            before, call = rows[name]
+            before()
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def print_table(title: str, rows: Dict[str, float], reference: str, unit: float = 1e6,
@@ -113,28 +130,24 @@ def lif_small(runs: int) -> None:
 
     with torch.no_grad():
         after_norse = lambda: norse_layer(other)  # noqa: E731
-        rows = {
-            "Norse LIF (after another Norse call)": median_after(after_norse,
-                                                                 lambda: norse_layer(xs), runs),
-            "snnlearn.LIF (whole call)": median_after(after_norse, lambda: layer(xs), runs),
-            "stage: layer.p (the module's parameters)": median_after(
-                after_norse, lambda: layer.p, runs),
-            "stage: path choice (backend._direct)": median_after(
-                after_norse, lambda: backend._direct(xs, p, DT, 1), runs),
-            "stage: kernel arguments (kernel_args)": median_after(
-                after_norse, lambda: kernel_args(p, DT), runs),
-            "stage: state set-up (working_state)": median_after(
-                after_norse, lambda: lif_autograd.working_state(xs, None, None), runs),
-            "stage: backend.lif_sequence (no module)": median_after(
-                after_norse, lambda: backend.lif_sequence(xs, None, p, DT), runs),
-            "stage: lif_sequence_c (allocate + kernel)": median_after(
-                after_norse, lambda: lif_autograd.lif_sequence_c(xs, None, None, p, DT), runs),
-            "essentials: allocate, views, C kernel": median_after(after_norse, essentials, runs),
-            "C kernel alone (buffers made before)": median_after(after_norse, kernel_only, runs),
-            "C kernel alone, warm (back to back)": median_after(kernel_only, kernel_only, runs),
-            "an nn.Module whose forward returns x": median_after(after_norse,
-                                                                 lambda: empty_layer(xs), runs),
-        }
+        rows = medians_interleaved({
+            "Norse LIF (after another Norse call)": (after_norse, lambda: norse_layer(xs)),
+            "snnlearn.LIF (whole call)": (after_norse, lambda: layer(xs)),
+            "stage: layer.p (the module's parameters)": (after_norse, lambda: layer.p),
+            "stage: path choice (backend._direct)": (
+                after_norse, lambda: backend._direct(xs, p, DT, 1)),
+            "stage: kernel arguments (kernel_args)": (after_norse, lambda: kernel_args(p, DT)),
+            "stage: state set-up (working_state)": (
+                after_norse, lambda: lif_autograd.working_state(xs, None, None)),
+            "stage: backend.lif_sequence (no module)": (
+                after_norse, lambda: backend.lif_sequence(xs, None, p, DT)),
+            "stage: lif_sequence_c (allocate + kernel)": (
+                after_norse, lambda: lif_autograd.lif_sequence_c(xs, None, None, p, DT)),
+            "essentials: allocate, views, C kernel": (after_norse, essentials),
+            "C kernel alone (buffers made before)": (after_norse, kernel_only),
+            "C kernel alone, warm (back to back)": (kernel_only, kernel_only),
+            "an nn.Module whose forward returns x": (after_norse, lambda: empty_layer(xs)),
+        }, runs)
     print_table(f"LIF small {T}x{B}x{N}, forward, each call right after a Norse LIF call "
                 f"(median of {runs})", rows, "Norse LIF (after another Norse call)")
     floor = (rows["essentials: allocate, views, C kernel"]
@@ -181,25 +194,20 @@ def recurrent(runs: int) -> None:
 
     with torch.no_grad():
         after_norse = lambda: norse_layer(xs)  # noqa: E731
-        rows = {
-            "Norse LIFRecurrent": median_after(after_norse, after_norse, runs),
-            "snnlearn.LIFRecurrent (whole call)": median_after(after_norse,
-                                                               lambda: layer(xs), runs),
-            "stage: backend.lif_recurrent_sequence (no module)": median_after(
-                after_norse, lambda: backend.lif_recurrent_sequence(xs, w_in, w_rec, None, p,
-                                                                    DT), runs),
-            "stage: output allocation (z)": median_after(
-                after_norse, lambda: torch.empty_like(xp).fill_(0), runs),
-            "stage: recurrent weights transposed": median_after(
-                after_norse, lambda: w_rec.t().contiguous(), runs),
-            "projection, after a Norse call": median_after(after_norse, projection, runs),
-            "projection on the caller's thread, after Norse": median_after(
-                after_norse, projection_one_thread, runs),
-            "projection, warm": median_after(projection, projection, runs),
-            "C recurrence kernel, after a Norse call": median_after(
-                lambda: (after_norse(), projection(), rest()), kernel, runs),
-            "C recurrence kernel, warm": median_after(lambda: (kernel(), rest()), kernel, runs),
-        }
+        rows = medians_interleaved({
+            "Norse LIFRecurrent": (after_norse, after_norse),
+            "snnlearn.LIFRecurrent (whole call)": (after_norse, lambda: layer(xs)),
+            "stage: backend.lif_recurrent_sequence (no module)": (
+                after_norse, lambda: backend.lif_recurrent_sequence(xs, w_in, w_rec, None, p, DT)),
+            "stage: output allocation (z)": (after_norse, lambda: torch.empty_like(xp).fill_(0)),
+            "stage: recurrent weights transposed": (after_norse, lambda: w_rec.t().contiguous()),
+            "projection, after a Norse call": (after_norse, projection),
+            "projection on the caller's thread, after Norse": (after_norse, projection_one_thread),
+            "projection, warm": (projection, projection),
+            "C recurrence kernel, after a Norse call": (
+                lambda: (after_norse(), projection(), rest()), kernel),
+            "C recurrence kernel, warm": (lambda: (kernel(), rest()), kernel),
+        }, runs)
     print_table(f"Recurrent LIF T={T}, B={B}, {I} inputs, {H} hidden, forward (median of "
                 f"{runs})", rows, "Norse LIFRecurrent")
     cold = rows["projection, after a Norse call"] + rows["C recurrence kernel, after a Norse call"]
