@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_helpers import copy_of_generated
+from grading_helpers import copy_of_generated, require_sandbox
 from paths import ROOT
 
 USER = "snnlearn-grader-test"
@@ -59,8 +59,11 @@ def course_of_the_grading_user(tmp_path_factory, name: str, submissions: dict):
     """A scratch repository (the Makefile, a link to this .venv, a generated course with
     ``submissions``: {student: notebook}) owned by the created user, whose interpreter
     folders the user may traverse for the duration. Yields (repo, make), where
-    ``make(*args)`` runs ``make -C repo ...`` as the user and returns the CompletedProcess."""
+    ``make(*args)`` runs ``make -C repo ...`` as the user and returns the CompletedProcess.
+    Skips where bubblewrap cannot make a sandbox (``make autograde`` grades in one), unless
+    SNNLEARN_REQUIRE_SANDBOX is set."""
     skip_without_root()
+    require_sandbox()
     user = make_user()
     course = copy_of_generated(tmp_path_factory, name)
     for student, nb in submissions.items():
