@@ -4,8 +4,9 @@ integrator.
 The C module sees raw float32/float64 buffers (``tensor.numpy()`` views, zero-copy;
 ``numpy(force=True)`` for inputs, which may carry autograd history: one torch call, no
 copy of a CPU tensor), so it links nothing from torch. Outputs are allocated here, once
-per call, never per step. The caller (:mod:`snnlearn.backend`) checks shapes, dtypes and devices first; the C side
-checks again and raises ``ValueError``/``TypeError`` rather than touching a bad buffer.
+per call, never per step. The caller (:mod:`snnlearn.backend`) checks shapes, dtypes and
+devices first; the C side checks again and raises ``ValueError``/``TypeError`` rather than
+touching a bad buffer.
 """
 
 from __future__ import annotations
