@@ -83,23 +83,34 @@ def test_recomputed_gradients_are_bit_identical(dtype, steps, n, from_rest, thre
 
 
 def backward_kernels(x, grad_z, gv, gi, threads):
-    """grad_x of the three backward kernels (LIF reading v_pre, LIF recomputing, LI), each
-    given the gradients of the final state ``gv``, ``gi`` (arrays, copied, or None)."""
+    """What the three backward kernels (LIF reading v_pre, LIF recomputing, LI) return,
+    each given the gradients of the final state ``gv``, ``gi`` (arrays, copied, or None):
+    per kernel ``(grad_x, grad_v, grad_i)``, the last two the initial state's gradients
+    written over the copies (None where None was passed)."""
     args, li_args = kernel_args(P, DT), kernel_args(snnlearn.LIParameters(), DT)
     steps, n = x.shape
     v, i, z, v_pre = np.empty(n, x.dtype), np.empty(n, x.dtype), np.empty_like(x), np.empty_like(x)
     _lif.forward(x, v, i, z, v_pre, steps=steps, v_leak=args.v_leak, from_rest=True,
                  threads=threads, **args.numbers)
-    fresh = lambda: (None if gv is None else gv.copy(), None if gi is None else gi.copy())  # noqa: E731
-    out = [np.full_like(x, np.nan) for _ in range(3)]
-    _lif.backward(grad_z, v_pre, *fresh(), out[0], steps=steps, threads=threads,
-                  alpha=args.alpha, **args.numbers)
-    _lif.backward_recompute(grad_z, x, None, None, *fresh(), out[1], steps=steps,
-                            v_leak=args.v_leak, from_rest=True, threads=threads,
-                            alpha=args.alpha, **args.numbers)
-    _lif.li_backward(grad_z, *fresh(), out[2], steps=steps, threads=threads,
-                     **li_args.numbers)
+    calls = [
+        lambda state, gx: _lif.backward(grad_z, v_pre, *state, gx, steps=steps, threads=threads,
+                                        alpha=args.alpha, **args.numbers),
+        lambda state, gx: _lif.backward_recompute(
+            grad_z, x, None, None, *state, gx, steps=steps, v_leak=args.v_leak, from_rest=True,
+            threads=threads, alpha=args.alpha, **args.numbers),
+        lambda state, gx: _lif.li_backward(grad_z, *state, gx, steps=steps, threads=threads,
+                                           **li_args.numbers),
+    ]
+    out = []
+    for call in calls:  # the kernels overwrite the state's gradient: a copy for each
+        state = (None if gv is None else gv.copy(), None if gi is None else gi.copy())
+        grad_x = np.full_like(x, np.nan)
+        call(state, grad_x)
+        out.append((grad_x, *state))
     return out
+
+
+KERNELS = ("backward", "backward_recompute", "li_backward")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -107,23 +118,28 @@ def backward_kernels(x, grad_z, gv, gi, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_no_state_gradient_is_a_zero_one_bit_for_bit(dtype, steps, n, threads):
     """grad_v / grad_i None (what the Functions pass when the final state is unused and the
-    initial state needs no gradient): the same grad_x as zeros passed in, for neuron counts
-    across the kernels' on-stack chunks (LOCAL_STATE) and thread splits."""
+    initial state needs no gradient): the same grad_x (and the other state gradient, when
+    given) as zeros passed in, for neuron counts across the kernels' on-stack chunks
+    (LOCAL_STATE) and thread splits."""
     assert _lif.LOCAL_STATE == 2048  # the shapes above straddle it
     x, _, _, grad_z, _, _ = c_problem(steps, n, dtype)
     zeros = np.zeros(n, dtype)
     expected = backward_kernels(x, grad_z, zeros, zeros, threads)
     for gv, gi in ((None, None), (None, zeros), (zeros, None)):
         got = backward_kernels(x, grad_z, gv, gi, threads)
-        for kernel, e, g in zip(("backward", "backward_recompute", "li_backward"), expected, got):
-            assert bits(e) == bits(g), f"{kernel} with grad_v={gv is not None}, grad_i={gi is not None}"
+        for kernel, e, g in zip(KERNELS, expected, got):
+            for name, want, have in zip(("grad_x", "grad_v", "grad_i"), e, g):
+                if have is not None:
+                    assert bits(want) == bits(have), \
+                        f"{kernel}: {name} differs with grad_v={gv is not None}, grad_i={gi is not None}"
 
 
 def test_one_state_gradient_given_is_used_and_the_other_is_zero():
     x, _, _, grad_z, grad_v, _ = c_problem(6, 37, np.float64)
     expected = backward_kernels(x, grad_z, grad_v, np.zeros_like(grad_v), 1)
     got = backward_kernels(x, grad_z, grad_v, None, 1)
-    assert [bits(e) for e in expected] == [bits(g) for g in got]
+    for kernel, (gx, gv, _), (gx2, gv2, gi2) in zip(KERNELS, expected, got):
+        assert gi2 is None and bits(gx) == bits(gx2) and bits(gv) == bits(gv2), kernel
 
 
 def test_without_state_gradients_the_count_comes_from_the_steps():
