@@ -52,11 +52,15 @@
     } while (0)
 #endif
 
-/* A gradient of the state that the caller did not pass (None): `width` zeros in `local`,
- * a buffer on the kernel's stack (the final state's gradient is zero, and the initial
- * state's is not returned). */
-static inline SCALAR *KERNEL(zeroed)(SCALAR *local, Py_ssize_t width)
+/* A backward kernel's gradient of the state (grad_v or grad_i) for the `width` neurons from
+ * `start`: the caller's buffer, or where the caller passed none (NULL) `width` zeros in
+ * `local`, a buffer on the kernel's stack (the final state's gradient is zero, and the
+ * initial state's is not returned). */
+static inline SCALAR *KERNEL(state_gradient)(SCALAR *grad, Py_ssize_t start, SCALAR *local,
+                                             Py_ssize_t width)
 {
+    if (grad)
+        return grad + start;
     for (Py_ssize_t k = 0; k < width; k++)
         local[k] = 0;
     return local;
@@ -124,8 +128,8 @@ MULTIVERSION static void KERNEL(backward)(const SCALAR *restrict grad_z, const S
     const Py_ssize_t chunk = (grad_v && grad_i) ? BLOCK : LOCAL_STATE;
     for (Py_ssize_t start = lo; start < hi; start += chunk) {
         const Py_ssize_t width = (hi - start < chunk) ? hi - start : chunk;
-        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gv_local, width);
-        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gi_local, width);
+        SCALAR *restrict gvb = KERNEL(state_gradient)(grad_v, start, gv_local, width);
+        SCALAR *restrict gib = KERNEL(state_gradient)(grad_i, start, gi_local, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gzt = grad_z + t * n + start;
             const SCALAR *restrict v1t = v_pre + t * n + start;
@@ -183,8 +187,8 @@ MULTIVERSION static void KERNEL(backward_recompute)(
                 pt[k] = v1;
             }
         }
-        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gvs, width);
-        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gis, width);
+        SCALAR *restrict gvb = KERNEL(state_gradient)(grad_v, start, gvs, width);
+        SCALAR *restrict gib = KERNEL(state_gradient)(grad_i, start, gis, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) { /* the backward kernel's loop */
             const SCALAR *restrict gzt = grad_z + t * n + start;
             SCALAR *gxt = grad_x + t * n + start; /* v1 in, gradient of x out */
@@ -241,8 +245,8 @@ MULTIVERSION static void KERNEL(li_backward)(const SCALAR *restrict grad_y,
     const Py_ssize_t chunk = (grad_v && grad_i) ? BLOCK : LOCAL_STATE;
     for (Py_ssize_t start = lo; start < hi; start += chunk) {
         const Py_ssize_t width = (hi - start < chunk) ? hi - start : chunk;
-        SCALAR *restrict gvb = grad_v ? grad_v + start : KERNEL(zeroed)(gv_local, width);
-        SCALAR *restrict gib = grad_i ? grad_i + start : KERNEL(zeroed)(gi_local, width);
+        SCALAR *restrict gvb = KERNEL(state_gradient)(grad_v, start, gv_local, width);
+        SCALAR *restrict gib = KERNEL(state_gradient)(grad_i, start, gi_local, width);
         for (Py_ssize_t t = steps - 1; t >= 0; t--) {
             const SCALAR *restrict gyt = grad_y + t * n + start;
             SCALAR *restrict gxt = grad_x + t * n + start;
