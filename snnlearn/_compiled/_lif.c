@@ -42,11 +42,11 @@
  * stack: 2 x 2048 doubles = 32 KiB). 128 KiB measured faster than 32 and 512 KiB
  * (benchmarks/MEASUREMENTS.md, issue 21). */
 #define RECOMPUTE_TILE_BYTES (128 * 1024)
+#define RECOMPUTE_TILE_MIN 256
+#define RECOMPUTE_TILE_MAX 2048
 /* Backward kernels called without a gradient of the state (grad_v or grad_i None) keep it on
  * the stack for this many neurons at a time (2 x 2048 doubles = 32 KiB). */
 #define LOCAL_STATE 2048
-#define RECOMPUTE_TILE_MIN 256
-#define RECOMPUTE_TILE_MAX 2048
 
 #define SCALAR float
 #define KERNEL(name) name##_f32
