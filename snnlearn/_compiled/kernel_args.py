@@ -110,7 +110,8 @@ def kernel_args(p, dt) -> KernelArgs:
 
     Called on every layer call: the check of a kept entry is one loop that allocates
     nothing (right after other work, every object touched costs; ``bench_floors.py lif``)."""
-    entry = _cache.get((id(p), id(dt), _norse_1_1_0.get()))
+    key = (id(p), id(dt), _norse_1_1_0.get())
+    entry = _cache.get(key)
     if entry is not None and entry[0] is p and entry[1] is dt:
         for tensor, version, requires_grad in entry[2]:
             if tensor._version != version or tensor.requires_grad is not requires_grad:
@@ -121,5 +122,5 @@ def kernel_args(p, dt) -> KernelArgs:
     args = _work_out(p, dt)
     if len(_cache) >= _CACHE_SIZE:
         _cache.clear()
-    _cache[(id(p), id(dt), _norse_1_1_0.get())] = (p, dt, _fingerprint(tensors), args)
+    _cache[key] = (p, dt, _fingerprint(tensors), args)
     return args

@@ -57,9 +57,8 @@ def _forward_c(xp, w_rec, v, i, from_rest: bool, args: KernelArgs, keep_v_pre: b
     _lif_recurrent.forward(
         xp.numpy(force=True), w_rec.detach().t().contiguous().numpy(), v_array, i_array,
         z.numpy(force=True), None if v_pre is None else v_pre.numpy(force=True),
-        v_leak=args.v_leak,
-        steps=steps, batch=batch, hidden=hidden, threads=torch.get_num_threads(),
-        **args.numbers,
+        v_leak=args.v_leak, steps=steps, batch=batch, hidden=hidden,
+        threads=torch.get_num_threads(), **args.numbers,
     )
     return z, v_pre
 
