@@ -33,7 +33,7 @@ the step, beside the same C calls warm and a plain copy of the layer's input.
 Medians in microseconds. The rows of the LIF and recurrent tables are timed interleaved (one
 run of each row in turn, the order rotating), so that a slow spell of the machine falls on
 all of them alike: their ratios, "whole ÷ floor" among them, hold within one run (timed one
-row after another, the same ratio moved by 0.3 between runs on the 2-core VM). Never asserts
+row after another, the same ratio moved by 0.4 between runs on the 2-core VM). Never asserts
 on time.
 
     python benchmarks/bench_floors.py [--runs 101] [lif] [recurrent] [training]
